@@ -1,0 +1,95 @@
+"""Speech recognition: faster-whisper with VAD and word timestamps, guarded against hallucination.
+
+Whisper invents fluent text over silence, hold music and noise. Three guards keep a silent party
+silent: Silero VAD before decoding, no conditioning on previously decoded text (a hallucination
+cannot feed the next window), and per-segment gates on no-speech probability, mean log-probability
+and compression ratio. Mandarin comes out of Whisper base mostly in traditional characters; it is
+normalised to simplified (OpenCC t2s) before anything downstream reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import numpy as np
+
+from .config import AsrOptions
+from .records import Word
+
+logger = logging.getLogger("audioqa")
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese; other scripts pass through unchanged."""
+    return _t2s().convert(text)
+
+
+def _vad_parameters(options: AsrOptions):
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(min_silence_duration_ms=options.vad_min_silence_ms, speech_pad_ms=options.vad_speech_pad_ms,
+                      threshold=options.vad_threshold)
+
+
+def detect_language(model: Any, samples: np.ndarray, options: AsrOptions) -> str:
+    """Language code ("zh", "en", …) of a 16 kHz mono signal, from its speech only."""
+    language, _, _ = model.detect_language(samples, vad_filter=True, vad_parameters=_vad_parameters(options),
+                                           language_detection_segments=2)
+    return language
+
+
+def _keep_segment(segment: Any, options: AsrOptions) -> bool:
+    if segment.no_speech_prob > options.no_speech_threshold and segment.avg_logprob < options.log_prob_threshold:
+        return False
+    if segment.avg_logprob < options.min_avg_log_prob:
+        return False
+    return segment.compression_ratio <= options.compression_ratio_threshold
+
+
+def transcribe(model: Any, samples: np.ndarray, *, language: str, options: AsrOptions,
+               speaker: str = "") -> list[Word]:
+    """Recognise one 16 kHz mono signal into words with times in ms.
+
+    Args:
+        model: a loaded ``faster_whisper.WhisperModel``.
+        samples: float32 array, shape (n,), 16 kHz.
+        language: Whisper language code; never "auto" here (detect it first).
+        options: the ``asr`` configuration section.
+        speaker: label stamped on every word (the channel's speaker on stereo calls).
+    """
+    segments, _ = model.transcribe(
+        samples,
+        language=language,
+        beam_size=options.beam_size,
+        word_timestamps=True,
+        vad_filter=True,
+        vad_parameters=_vad_parameters(options),
+        condition_on_previous_text=False,
+        no_speech_threshold=options.no_speech_threshold,
+        log_prob_threshold=options.log_prob_threshold,
+        compression_ratio_threshold=options.compression_ratio_threshold,
+        hallucination_silence_threshold=options.hallucination_silence_s,
+    )
+    words = []
+    for segment in segments:  # a lazy generator: decoding happens here
+        if not _keep_segment(segment, options):
+            logger.debug("dropped segment %.1f-%.1f s: %r", segment.start, segment.end, segment.text)
+            continue
+        for w in segment.words or ():
+            text = w.word.strip()
+            if language == "zh":
+                text = to_simplified(text)
+            if text:
+                words.append(Word(text, round(w.start * 1000), max(round(w.end * 1000), round(w.start * 1000) + 1),
+                                  round(float(w.probability), 3), speaker))
+    return words
+

@@ -1,0 +1,152 @@
+"""Decoding and channel handling.
+
+PyAV decodes every container and codec FFmpeg knows (WAV PCM / μ-law / A-law, MP3, FLAC, OGG/Opus,
+M4A) without a system FFmpeg, and resamples to the 16 kHz the models expect while keeping the two
+channels of a stereo recording apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import AudioError
+
+SAMPLE_RATE_HZ = 16000
+_FRAME_MS = 20
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A decoded recording.
+
+    ``samples`` has shape (channels, n) at 16 kHz, float32 in [-1, 1]: two rows for a stereo file,
+    one otherwise. ``sample_rate_hz`` and ``channels`` describe the file as recorded.
+    """
+
+    path: str
+    samples: np.ndarray
+    sample_rate_hz: int
+    channels: int
+    sha256: str
+
+    @property
+    def duration_ms(self) -> int:
+        return self.samples.shape[1] * 1000 // SAMPLE_RATE_HZ
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int, int]:
+    """Return (samples (channels, n) at 16 kHz, source rate in Hz, source channel count)."""
+    with av.open(str(path), metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise AudioError(path, "no audio stream in the file")
+        stream = container.streams.audio[0]
+        source_rate = stream.codec_context.sample_rate or stream.rate or 0
+        source_channels = stream.codec_context.channels or 0
+        layout = "stereo" if source_channels == 2 else "mono"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE_HZ)
+        chunks = []
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None  # let the resampler count samples itself
+                chunks.extend(r.to_ndarray() for r in resampler.resample(frame))
+        except av.error.InvalidDataError:
+            if not chunks:  # a damaged tail is tolerated, an undecodable file is not
+                raise
+        chunks.extend(r.to_ndarray() for r in resampler.resample(None))
+    n_channels = 2 if layout == "stereo" else 1
+    if not chunks:
+        return np.zeros((n_channels, 0), np.float32), source_rate, source_channels
+    # shape: (channels, samples)
+    return np.concatenate(chunks, axis=1).astype(np.float32), source_rate, source_channels
+
+
+def decode_audio(path: str | Path, *, silent_peak_dbfs: float = -55.0) -> Audio:
+    """Decode a recording to 16 kHz float32, one row per channel (stereo kept apart).
+
+    Args:
+        path: any audio file FFmpeg can read.
+        silent_peak_dbfs: a file whose peak level stays below this (dBFS) is rejected as silent.
+
+    Raises:
+        AudioError: the file is missing, unreadable, empty (0 s) or entirely silent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(path, "no such file")
+    try:
+        samples, source_rate, source_channels = _decode(path)
+    except AudioError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise AudioError(path, f"not a readable audio file ({type(e).__name__}: {e})") from None
+    if samples.shape[1] == 0:
+        raise AudioError(path, "empty (0 s of audio)")
+    peak = float(np.abs(samples).max())
+    peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
+    if peak_dbfs < silent_peak_dbfs:
+        raise AudioError(path, f"entirely silent (peak {peak_dbfs:.0f} dBFS < {silent_peak_dbfs:.0f} dBFS)")
+    return Audio(str(path), samples, source_rate, source_channels, _sha256(path))
+
+
+def is_fake_stereo(samples: np.ndarray, *, min_corr: float = 0.995, max_level_diff_db: float = 1.0) -> bool:
+    """True when the two rows of ``samples`` (shape (2, n)) carry the same signal.
+
+    Args:
+        samples: two channels, shape (2, n).
+        min_corr: Pearson correlation above which the channels count as identical.
+        max_level_diff_db: the channels' RMS levels must also agree within this many dB.
+    """
+    if samples.shape[0] != 2:
+        return False
+    left, right = samples.astype(np.float64)
+    rms_l, rms_r = np.sqrt(np.mean(left**2)), np.sqrt(np.mean(right**2))
+    if rms_l == 0 or rms_r == 0:
+        return rms_l == rms_r
+    if abs(20 * np.log10(rms_l / rms_r)) > max_level_diff_db:
+        return False
+    return float(np.corrcoef(left, right)[0, 1]) >= min_corr
+
+
+def frame_levels_db(signal: np.ndarray, *, frame_ms: int = _FRAME_MS) -> np.ndarray:
+    """RMS level of consecutive non-overlapping frames of a 16 kHz signal, in dBFS.
+
+    Returns an array of shape (ceil(n / frame_samples),); silent frames are -120 dBFS.
+    """
+    frame = SAMPLE_RATE_HZ * frame_ms // 1000
+    n_frames = -(-len(signal) // frame)
+    padded = np.pad(signal, (0, n_frames * frame - len(signal)))
+    rms = np.sqrt(np.mean(padded.reshape(n_frames, frame).astype(np.float64) ** 2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-6))
+
+
+def gate_leak(samples: np.ndarray, *, gate_db: float, frame_ms: int = _FRAME_MS) -> np.ndarray:
+    """Silence, in each channel, the frames where only the other party's leak is heard.
+
+    A frame of one channel is kept when its level is within ``gate_db`` of the other channel's
+    (so simultaneous speech on both channels survives) and zeroed otherwise.
+
+    Args:
+        samples: stereo audio, shape (2, n), 16 kHz.
+        gate_db: dB; the other party leaks in about 20-30 dB down, so 10 dB separates leak from speech.
+
+    Returns:
+        A new array of the same shape.
+    """
+    frame = SAMPLE_RATE_HZ * frame_ms // 1000
+    levels = np.stack([frame_levels_db(ch, frame_ms=frame_ms) for ch in samples])  # shape: (2, frames)
+    keep = levels >= levels[::-1] - gate_db  # shape: (2, frames)
+    mask = np.repeat(keep, frame, axis=1)[:, : samples.shape[1]]
+    return (samples * mask).astype(np.float32)

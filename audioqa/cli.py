@@ -1,0 +1,104 @@
+"""The ``audioqa`` command. Commands are thin: they parse options and call the library.
+
+Errors become exit codes here and nowhere else: 0 all done, 1 some calls failed, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import load_config
+from .errors import AudioQAError
+
+app = typer.Typer(add_completion=False, rich_markup_mode="rich", pretty_exceptions_show_locals=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+err = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each stage.")] = False) -> None:
+    """audioqa: offline quality assurance for call-center recordings."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+def parse_channels(text: str) -> dict[str, int]:
+    """``agent=1,customer=0`` → {"agent": 1, "customer": 0}."""
+    mapping = {}
+    for item in text.split(","):
+        role, _, channel = item.partition("=")
+        if role.strip() not in ("agent", "customer") or not channel.strip().isdigit():
+            raise typer.BadParameter(f"expected agent=N,customer=M, got {text!r}")
+        mapping[role.strip()] = int(channel)
+    return mapping
+
+
+@app.command()
+def analyze(
+    files: Annotated[list[Path], typer.Argument(help="Call recordings (WAV, MP3, FLAC, OGG/Opus, M4A, …).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for <call_id>.json/.srt/.rttm.")] = Path("out"),
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+    language: Annotated[Optional[str], typer.Option(help="auto | zh | en")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Whisper: base, tiny.en, a model directory, or a hub name.")] = None,
+    channels: Annotated[Optional[str], typer.Option(help="Stereo channel map, e.g. agent=1,customer=0.")] = None,
+    min_speakers: Annotated[Optional[int], typer.Option(help="Mono calls: at least this many speakers.")] = None,
+    max_speakers: Annotated[Optional[int], typer.Option(help="Mono calls: at most this many speakers.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu | cuda")] = None,
+) -> None:
+    """Analyse call recordings and write one report per call into --out.
+
+    A file that cannot be analysed is reported with a one-line reason; the others go on.
+    Exit code: 0 all done, 1 some calls failed, 2 nothing could run (bad config, models missing).
+    """
+    from .models import load_models
+    from .pipeline import analyze_file
+    from .report import summary_row, write_report
+
+    overrides: dict = {}
+    if language:
+        overrides.setdefault("asr", {})["language"] = language
+    if model:
+        overrides.setdefault("models", {})["whisper"] = model
+    if device:
+        overrides.setdefault("models", {})["device"] = device
+    if channels:
+        overrides["channels"] = parse_channels(channels)
+    if min_speakers or max_speakers:
+        overrides["diarization"] = {"num_speakers": None, "min_speakers": min_speakers, "max_speakers": max_speakers}
+    try:
+        config = load_config(config_path, overrides)
+        models = load_models(config.models, config.diarization)
+    except AudioQAError as e:
+        err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+
+    rows, failed = [], []
+    for path in files:
+        try:
+            report = analyze_file(path, models, config)
+            write_report(report, out_dir)
+            rows.append(summary_row(report))
+        except AudioQAError as e:
+            failed.append(str(e))
+            err.print(f"[red]failed:[/red] {e}", markup=True, highlight=False)
+        except Exception as e:  # one bad call must not stop the others; say what broke, in one line
+            failed.append(f"{path}: {type(e).__name__}: {e}")
+            logging.getLogger("audioqa").debug("analysis of %s failed", path, exc_info=True)
+            err.print(f"[red]failed:[/red] {failed[-1]}", markup=True, highlight=False)
+
+    if rows:
+        table = Table(title=f"audioqa: {len(rows)} call(s) → {out_dir}")
+        for column in rows[0]:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row.values())
+        out.print(table)
+    if failed:
+        err.print(f"{len(failed)} call(s) failed:\n  " + "\n  ".join(failed), highlight=False)
+        raise typer.Exit(code=1)

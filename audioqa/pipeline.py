@@ -1,0 +1,140 @@
+"""One call, start to finish: the whole pipeline in one function.
+
+decode ─► speakers (channels or diarisation) ─► language ─► transcribe ─► turns & roles ─► conversation
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from . import asr
+from .audio import Audio, decode_audio, gate_leak, is_fake_stereo
+from .config import Config, load_config
+from .conversation import analyse_conversation
+from .diarise import diarise
+from .errors import ConfigError
+from .models import Models, load_models
+from .records import AGENT, CUSTOMER, CallReport, Source, Speaker
+from .turns import assign_roles_from_text, assign_speakers, build_turns
+
+logger = logging.getLogger("audioqa")
+
+
+class _Timer:
+    """Wall time per stage, in ms (the report's ``timings_ms``)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, int] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.ms[name] = self.ms.get(name, 0) + round((time.perf_counter() - start) * 1000)
+
+
+def call_id_for(path: str | Path, pattern: str | None) -> str:
+    """The file stem, or the ``call_id`` group of ``pattern`` matched against it."""
+    stem = Path(path).stem
+    if pattern:
+        match = re.search(pattern, stem)
+        if match and match.groupdict().get("call_id"):
+            return match.group("call_id")
+    return stem
+
+
+def _channel_roles(config: Config) -> dict[int, str]:
+    agent, customer = config.channels.agent, config.channels.customer
+    if {agent, customer} != {0, 1}:
+        raise ConfigError(f"channels: a stereo call needs agent and customer on channels 0 and 1, got "
+                          f"agent={agent}, customer={customer}")
+    return {agent: AGENT, customer: CUSTOMER}
+
+
+def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
+                  timer: _Timer | None = None) -> CallReport:
+    """Analyse a decoded call with loaded models. See :func:`analyze` for the one-call entry point."""
+    timer = timer or _Timer()
+    stereo = audio.samples.shape[0] == 2 and not is_fake_stereo(
+        audio.samples, min_corr=config.audio.fake_stereo_corr)
+
+    with timer.stage("speakers"):
+        if stereo:
+            channel_roles = _channel_roles(config)
+            signals = {f"ch{c}": s for c, s in enumerate(gate_leak(audio.samples, gate_db=config.audio.leak_gate_db))}
+            segments = []
+        else:
+            mono = audio.samples.mean(axis=0).astype(np.float32)
+            signals = {"": mono}
+            if models.diarization is None:
+                raise ConfigError("a one-channel call needs the diarisation pipeline, which was not loaded")
+            segments = diarise(models.diarization, mono, config.diarization)
+
+    with timer.stage("language"):
+        language = config.asr.language
+        if language == "auto":
+            loudest = max(signals.values(), key=lambda s: float(np.mean(s**2)))
+            language = asr.detect_language(models.whisper, loudest, config.asr)
+
+    with timer.stage("asr"):
+        words = []
+        for speaker, signal in signals.items():
+            words += asr.transcribe(models.whisper, signal, language=language, options=config.asr, speaker=speaker)
+
+    with timer.stage("turns"):
+        if stereo:
+            roles = {f"ch{c}": (role, 1.0) for c, role in channel_roles.items()}
+            channels = {f"ch{c}": c for c in channel_roles}
+        else:
+            words = assign_speakers(words, segments)
+            draft = build_turns(words, {}, max_pause_ms=config.turns.max_pause_ms, floor_words=config.turns.floor_words)
+            roles = assign_roles_from_text(draft, config.roles.agent_cues, min_confidence=config.roles.min_confidence)
+            channels = {}
+        turns = build_turns(words, {s: r for s, (r, _) in roles.items()}, max_pause_ms=config.turns.max_pause_ms,
+                            floor_words=config.turns.floor_words)
+        speakers = tuple(Speaker(s, role, channels.get(s), conf) for s, (role, conf) in sorted(roles.items()))
+
+    with timer.stage("conversation"):
+        conversation = analyse_conversation(turns, audio.duration_ms, config.conversation)
+
+    return CallReport(
+        call_id=call_id,
+        source=Source(audio.path, audio.sha256, audio.duration_ms, audio.sample_rate_hz, audio.channels),
+        language=language,
+        models=models.describe(),
+        speakers=speakers,
+        turns=tuple(turns),
+        conversation=conversation,
+        timings_ms=timer.ms,
+        options={"layout": "stereo" if stereo else "mono", "config_digest": config.digest()},
+    )
+
+
+def analyze_file(path: str | Path, models: Models, config: Config) -> CallReport:
+    """Decode and analyse one file with models already loaded (the batch and CLI path)."""
+    timer = _Timer()
+    with timer.stage("decode"):
+        audio = decode_audio(path, silent_peak_dbfs=config.audio.silent_peak_dbfs)
+    return analyze_audio(audio, models, config, call_id=call_id_for(path, config.report.call_id_pattern),
+                         timer=timer)
+
+
+def analyze(path: str | Path, config: Config | str | Path | None = None, models: Models | None = None) -> CallReport:
+    """Analyse one call recording: the Python API.
+
+    Args:
+        path: an audio file.
+        config: a loaded :class:`Config`, a YAML path merged over the defaults, or None for the defaults.
+        models: loaded models to reuse across calls; loaded here when None (slow: load once for many calls).
+    """
+    if not isinstance(config, Config):
+        config = load_config(config)
+    if models is None:
+        models = load_models(config.models, config.diarization)
+    return analyze_file(path, models, config)

@@ -1,0 +1,79 @@
+"""Writing a call report: JSON (the full record), SRT (subtitles with roles) and RTTM (who spoke when).
+
+Every file is written atomically: to a temporary file in the same directory, then renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .records import CallReport
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_json(report: CallReport) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n"
+
+
+def _srt_time(ms: int) -> str:
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def to_srt(report: CallReport) -> str:
+    blocks = [f"{i}\n{_srt_time(t.begin_ms)} --> {_srt_time(t.end_ms)}\n[{t.role}] {t.text}\n"
+              for i, t in enumerate(report.turns, 1)]
+    return "\n".join(blocks)
+
+
+def to_rttm(report: CallReport) -> str:
+    return "".join(f"SPEAKER {report.call_id} 1 {t.begin_ms / 1000:.3f} {(t.end_ms - t.begin_ms) / 1000:.3f} "
+                   f"<NA> <NA> {t.speaker} <NA> <NA>\n" for t in report.turns)
+
+
+def write_report(report: CallReport, out_dir: str | Path) -> list[Path]:
+    """Write ``<call_id>.json``, ``.srt`` and ``.rttm`` into ``out_dir``; return their paths."""
+    out_dir = Path(out_dir)
+    written = []
+    for suffix, render in ((".srt", to_srt), (".rttm", to_rttm), (".json", to_json)):  # JSON last: it marks "done"
+        path = out_dir / f"{report.call_id}{suffix}"
+        write_atomic(path, render(report))
+        written.append(path)
+    return written
+
+
+def summary_row(report: CallReport) -> dict[str, str]:
+    """One line of the CLI's summary table."""
+    c = report.conversation
+    audio_ms = max(report.source.duration_ms, 1)
+    return {
+        "call": report.call_id,
+        "lang": report.language,
+        "layout": report.options.get("layout", ""),
+        "duration": f"{report.source.duration_ms / 1000:.1f}s",
+        "turns": str(len(report.turns)),
+        "agent talk": f"{c.talk_time_ms.get('agent', 0) / 1000:.1f}s",
+        "customer talk": f"{c.talk_time_ms.get('customer', 0) / 1000:.1f}s",
+        "interruptions": str(len(c.interruptions)),
+        "non-talk": f"{c.non_talk['total_ms'] / 1000:.1f}s",
+        "RTF": f"{sum(report.timings_ms.values()) / audio_ms:.2f}",
+    }

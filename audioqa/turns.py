@@ -1,0 +1,118 @@
+"""Words → speakers → turns, and who is the agent.
+
+Pure functions over records: no model, no audio.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from .records import AGENT, CUSTOMER, UNKNOWN, Speaker, SpeakerSegment, Turn, Word
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def join_words(words: Iterable[Word]) -> str:
+    """Join word texts: no space between Chinese characters, one space between other words."""
+    out = ""
+    for w in words:
+        if out and not (_CJK.search(out[-1]) or _CJK.match(w.text)):
+            out += " "
+        out += w.text
+    return out
+
+
+def assign_speakers(words: Sequence[Word], segments: Sequence[SpeakerSegment]) -> list[Word]:
+    """Label each word with the speaker whose segment overlaps it most (the nearest one if none does).
+
+    Args:
+        words: recognised words (any speaker label is replaced).
+        segments: speaker segments, e.g. pyannote's exclusive diarisation, in ms.
+    """
+    if not segments:
+        return list(words)
+    out = []
+    for w in words:
+        def score(seg: SpeakerSegment) -> tuple[int, int]:
+            overlap = min(w.end_ms, seg.end_ms) - max(w.begin_ms, seg.begin_ms)
+            distance = max(seg.begin_ms - w.end_ms, w.begin_ms - seg.end_ms, 0)
+            return (overlap, -distance)
+        best = max(segments, key=score)
+        out.append(Word(w.text, w.begin_ms, w.end_ms, w.prob, best.speaker))
+    return out
+
+
+def build_turns(words: Sequence[Word], roles: dict[str, str], *, max_pause_ms: int, floor_words: int) -> list[Turn]:
+    """Group each speaker's words into turns, sorted by start time.
+
+    A speaker's turn ends at a pause longer than ``max_pause_ms``, or where the other party says at
+    least ``floor_words`` words inside the pause (they took the floor); a shorter interjection such as
+    a backchannel leaves the turn whole.
+    """
+    ordered = sorted(words, key=lambda w: (w.begin_ms, w.end_ms))
+    turns = []
+    for speaker in dict.fromkeys(w.speaker for w in ordered):
+        own = [w for w in ordered if w.speaker == speaker]
+        others = [w for w in ordered if w.speaker != speaker]
+        current = [own[0]]
+        for w in own[1:]:
+            gap_begin, gap_end = current[-1].end_ms, w.begin_ms
+            in_gap = sum(1 for o in others if o.begin_ms >= gap_begin and o.end_ms <= gap_end)
+            if gap_end - gap_begin > max_pause_ms or in_gap >= floor_words:
+                turns.append(_turn(current, roles))
+                current = []
+            current.append(w)
+        turns.append(_turn(current, roles))
+    return sorted(turns, key=lambda t: (t.begin_ms, t.end_ms))
+
+
+def _turn(words: list[Word], roles: dict[str, str]) -> Turn:
+    speaker = words[0].speaker
+    return Turn(speaker, roles.get(speaker, UNKNOWN), words[0].begin_ms, max(w.end_ms for w in words),
+                join_words(words), tuple(words))
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, full-width → half-width, punctuation and spaces removed (for cue matching)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def assign_roles_from_text(turns: Sequence[Turn], cues: Sequence[str], *,
+                           min_confidence: float) -> dict[str, tuple[str, float]]:
+    """Decide agent vs customer on a one-channel call from what each speaker says.
+
+    Each speaker's score is the number of agent cues (greeting, self-introduction, offer of help)
+    in their speech; the agent is the speaker with the higher score, with confidence
+    ``0.5 + 0.5 * (top - second) / (top + second)``. Below ``min_confidence`` the first speaker to
+    talk is taken as the agent (call centres answer first) and the confidence says so.
+
+    Returns:
+        speaker id → (role, confidence); speakers beyond the first two are "unknown".
+    """
+    order = list(dict.fromkeys(t.speaker for t in turns))
+    if not order:
+        return {}
+    keys = [normalise_text(c) for c in cues]
+    score = {s: 0 for s in order}
+    for t in turns:
+        text = normalise_text(t.text)
+        score[t.speaker] += sum(text.count(k) for k in keys if k)
+    ranked = sorted(order, key=lambda s: -score[s])  # stable: ties keep first-speaker order
+    top, second = score[ranked[0]], (score[ranked[1]] if len(ranked) > 1 else 0)
+    confidence = 0.5 + 0.5 * (top - second) / (top + second) if top + second else 0.5
+    agent = ranked[0] if confidence >= min_confidence else order[0]
+    talk_ms = {s: sum(t.end_ms - t.begin_ms for t in turns if t.speaker == s) for s in order}
+    others = sorted((s for s in order if s != agent), key=lambda s: -talk_ms[s])
+    customer = others[0] if others else None  # beyond two speakers, the one who talks most
+    roles = {}
+    for s in order:
+        role = AGENT if s == agent else CUSTOMER if s == customer else UNKNOWN
+        roles[s] = (role, round(confidence, 2) if role != UNKNOWN else 0.0)
+    return roles
+
+
+def speakers_from_roles(roles: dict[str, tuple[str, float]], channels: dict[str, int | None]) -> list[Speaker]:
+    return [Speaker(s, role, channels.get(s), conf) for s, (role, conf) in roles.items()]
