@@ -1,0 +1,121 @@
+"""Decoding: formats, rates, channels, and the files that must fail with a clear reason."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioqa.audio import SAMPLE_RATE_HZ, decode_audio, gate_leak, is_fake_stereo
+from audioqa.errors import AudioError
+
+
+def tone(seconds: float, rate: int, freq_hz: float = 440.0, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def test_decodes_8khz_mulaw_wav_to_16khz(tmp_path):
+    path = tmp_path / "call.wav"
+    sf.write(path, tone(2.0, 8000), 8000, subtype="ULAW")
+    audio = decode_audio(path)
+    assert audio.sample_rate_hz == 8000 and audio.channels == 1
+    assert audio.samples.shape[0] == 1
+    assert abs(audio.samples.shape[1] - 2 * SAMPLE_RATE_HZ) < 200
+    assert audio.duration_ms == pytest.approx(2000, abs=15)
+    assert np.abs(audio.samples).max() == pytest.approx(0.3, abs=0.03)
+
+
+def test_decodes_alaw_wav(tmp_path):
+    path = tmp_path / "call.wav"
+    sf.write(path, tone(1.0, 8000), 8000, subtype="ALAW")
+    assert decode_audio(path).duration_ms == pytest.approx(1000, abs=15)
+
+
+def _write_mp3(path, samples: np.ndarray, rate: int) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mp3", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def test_decodes_mp3_at_44100(tmp_path):
+    path = tmp_path / "call.mp3"
+    _write_mp3(path, tone(3.0, 44100), 44100)
+    audio = decode_audio(path)
+    assert audio.sample_rate_hz == 44100
+    assert audio.duration_ms == pytest.approx(3000, abs=100)
+    spectrum = np.abs(np.fft.rfft(audio.samples[0]))
+    assert np.argmax(spectrum) * SAMPLE_RATE_HZ / len(audio.samples[0]) == pytest.approx(440, abs=5)
+
+
+def test_stereo_channels_stay_apart(tmp_path):
+    path = tmp_path / "stereo.flac"
+    left, right = tone(1.0, 48000, 300.0), tone(1.0, 48000, 1200.0, level=0.1)
+    sf.write(path, np.stack([left, right], axis=1), 48000)
+    audio = decode_audio(path)
+    assert audio.channels == 2 and audio.samples.shape[0] == 2
+    assert np.abs(audio.samples[0]).max() == pytest.approx(0.3, abs=0.02)
+    assert np.abs(audio.samples[1]).max() == pytest.approx(0.1, abs=0.02)
+    assert not is_fake_stereo(audio.samples)
+
+
+def test_identical_channels_are_fake_stereo():
+    mono = tone(1.0, SAMPLE_RATE_HZ)
+    assert is_fake_stereo(np.stack([mono, mono]))
+    assert not is_fake_stereo(np.stack([mono, np.roll(mono, 5000) * 0.2]))
+
+
+def test_empty_file_is_an_audio_error(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, np.float32), 8000)
+    with pytest.raises(AudioError, match=r"empty.wav: empty \(0 s"):
+        decode_audio(path)
+
+
+def test_zero_byte_file_is_an_audio_error(tmp_path):
+    path = tmp_path / "zero.wav"
+    path.write_bytes(b"")
+    with pytest.raises(AudioError, match="zero.wav"):
+        decode_audio(path)
+
+
+def test_corrupt_file_is_an_audio_error(tmp_path):
+    path = tmp_path / "corrupt.mp3"
+    path.write_bytes(np.random.default_rng(0).bytes(20000))
+    with pytest.raises(AudioError, match="corrupt.mp3: .*(not a readable audio file|no audio stream|empty)"):
+        decode_audio(path)
+
+
+def test_text_file_is_an_audio_error(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("this is not audio\n" * 100)
+    with pytest.raises(AudioError, match="notes.wav"):
+        decode_audio(path)
+
+
+def test_silent_file_is_an_audio_error(tmp_path):
+    path = tmp_path / "silent.wav"
+    sf.write(path, np.zeros(16000, np.float32), 16000)
+    with pytest.raises(AudioError, match="entirely silent"):
+        decode_audio(path)
+
+
+def test_missing_file_is_an_audio_error(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        decode_audio(tmp_path / "nope.wav")
+
+
+def test_leak_gate_silences_the_other_partys_leak():
+    speech = tone(1.0, SAMPLE_RATE_HZ, level=0.3)
+    leak = speech * 10 ** (-25 / 20)  # the other party heard 25 dB down
+    gated = gate_leak(np.stack([speech, leak]), gate_db=10.0)
+    assert np.allclose(gated[0], speech)
+    assert np.abs(gated[1]).max() == 0.0
+    both = gate_leak(np.stack([speech, speech * 0.5]), gate_db=10.0)  # double talk survives on both
+    assert np.abs(both[1]).max() > 0.1

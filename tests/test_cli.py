@@ -1,0 +1,54 @@
+"""The command line: exit codes, one-line reasons, and nothing lost when one file is bad."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from audioqa import cli
+from audioqa.cli import app, parse_channels
+
+from .conftest import sample_path
+
+runner = CliRunner()
+
+
+def test_channel_map_option_is_parsed():
+    assert parse_channels("agent=1,customer=0") == {"agent": 1, "customer": 0}
+
+
+def test_bad_channel_map_is_refused():
+    result = runner.invoke(app, ["analyze", "x.wav", "--channels", "agent=left"])
+    assert result.exit_code == 2
+
+
+def test_bad_config_exits_2_with_the_field_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("asr: {language: klingon}\n")
+    result = runner.invoke(app, ["analyze", "x.wav", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "asr.language" in result.output
+
+
+@pytest.mark.slow
+def test_broken_files_fail_alone_with_a_reason(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "junk.mp3").write_bytes(b"\x00\x01garbage" * 500)
+    out = tmp_path / "out"
+    good = sample_path("en_support_stereo_8k")
+    result = runner.invoke(app, ["analyze", str(tmp_path / "empty.wav"), str(good), str(tmp_path / "junk.mp3"),
+                                 "--out", str(out), "--language", "en"])
+    assert result.exit_code == 1, result.output
+    assert "2 call(s) failed" in result.output
+    assert "empty.wav" in result.output and "junk.mp3" in result.output
+    report = json.loads((out / "en_support_stereo_8k.json").read_text())
+    assert report["call_id"] == "en_support_stereo_8k"
+
+
+def test_every_command_has_help():
+    for name in ("analyze",):
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
+    assert cli.app.registered_commands

@@ -1,0 +1,142 @@
+"""The real models on the shipped sample calls: what a QA lead would check by listening.
+
+Marked slow; ``make test`` runs them (real models are part of what we test).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioqa.audio import SAMPLE_RATE_HZ
+from audioqa.config import load_config
+from audioqa.pipeline import analyze_file
+from audioqa.report import write_report
+
+from .conftest import SAMPLES, sample_path, truth
+
+pytestmark = pytest.mark.slow
+
+# Characters that exist only in traditional Chinese (their simplified forms differ).
+TRADITIONAL_ONLY = set("這們個說話經務為謝問題處證貨車隊電態還與們麼對會時見從發點實讓幫釋")
+
+
+def word_role_agreement(report, truth_turns) -> float:
+    """Share of recognised words whose role matches the scripted turn they fall in (overlaps skipped)."""
+    hits = total = 0
+    for t in report.turns:
+        for w in t.words:
+            mid = (w.begin_ms + w.end_ms) / 2
+            scripted = {s["role"] for s in truth_turns if s["begin_ms"] <= mid < s["end_ms"]}
+            if len(scripted) == 1:
+                total += 1
+                hits += scripted == {t.role}
+    return hits / total
+
+
+@pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "en_support_stereo_8k"])
+def test_stereo_call_takes_roles_from_the_channel_map(reports, call_id):
+    report = reports[call_id]
+    assert report.options["layout"] == "stereo"
+    assert {(s.id, s.role, s.channel) for s in report.speakers} == {("ch0", "agent", 0), ("ch1", "customer", 1)}
+    assert "diarization" not in report.timings_ms
+    assert word_role_agreement(report, truth(call_id)["turns"]) > 0.95
+
+
+@pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "en_support_stereo_8k"])
+def test_turns_follow_the_scripted_speaker_order(reports, call_id):
+    report = reports[call_id]
+    scripted = truth(call_id)["turns"]
+    assert report.turns[0].role == scripted[0]["role"] == "agent"
+    for i, s in enumerate(scripted):
+        others = scripted[:i] + scripted[i + 1:]
+        if any(min(o["end_ms"], s["end_ms"]) > max(o["begin_ms"], s["begin_ms"]) for o in others):
+            continue  # overlapped speech: checked by the interruption tests
+        # the recognised turn that overlaps this scripted turn most has its role
+        best = max(report.turns, key=lambda t: min(t.end_ms, s["end_ms"]) - max(t.begin_ms, s["begin_ms"]))
+        assert min(best.end_ms, s["end_ms"]) > max(best.begin_ms, s["begin_ms"]), f"scripted turn {i} not found"
+        assert best.role == s["role"], (i, s["text"], best.text)
+
+
+@pytest.mark.parametrize("call_id", ["zh_complaint_mono", "en_complaint_mono"])
+def test_mono_call_is_diarised_into_agent_and_customer(reports, call_id):
+    report = reports[call_id]
+    assert report.options["layout"] == "mono"
+    assert sorted(s.role for s in report.speakers) == ["agent", "customer"]
+    assert all(s.role_confidence >= 0.6 for s in report.speakers)
+    assert word_role_agreement(report, truth(call_id)["turns"]) > 0.85
+
+
+def test_channel_map_override_swaps_the_roles(models):
+    config = load_config(overrides={"channels": {"agent": 1, "customer": 0}, "asr": {"language": "en"}})
+    report = analyze_file(sample_path("en_support_stereo_8k"), models, config)
+    assert {(s.channel, s.role) for s in report.speakers} == {(1, "agent"), (0, "customer")}
+    assert report.turns[0].role == "customer"  # channel 0 (the scripted agent) now plays the customer
+
+
+def test_english_transcripts_contain_the_scripted_key_phrases(reports):
+    support = " ".join(t.text for t in reports["en_support_stereo_8k"].turns).lower()
+    for phrase in ("thank you for calling", "my name is sarah", "let me check your line", "technician tomorrow"):
+        assert phrase in support
+    complaint = " ".join(t.text for t in reports["en_complaint_mono"].turns).lower()
+    for phrase in ("delivery crew", "third time", "regional manager", "i understand how you feel"):
+        assert phrase in complaint
+    assert reports["en_support_stereo_8k"].language == "en"
+
+
+@pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "zh_complaint_mono"])
+def test_mandarin_comes_out_in_simplified_characters(reports, call_id):
+    report = reports[call_id]
+    text = "".join(t.text for t in report.turns)
+    assert report.language == "zh"
+    assert len(text) > 100
+    assert not TRADITIONAL_ONLY & set(text)
+    for phrase in ("很高兴为您服务", "送货队", "证件"):
+        assert phrase in text
+
+
+def test_interrupting_agent_is_caught_on_the_stereo_complaint(reports):
+    conv = reports["zh_complaint_stereo"].conversation
+    assert any(i.interrupter_role == "agent" for i in conv.interruptions)
+    assert conv.response_latency_ms["max"] >= 2000  # the scripted 2.6-3.2 s of dead air
+
+
+def test_a_silent_party_gets_no_invented_words(models, config, tmp_path):
+    """The customer's channel carries only line noise and then hold music: Whisper must stay quiet."""
+    agent, rate = sf.read(sample_path("en_support_stereo_8k"), dtype="float32")
+    n = len(agent)
+    rng = np.random.default_rng(1)
+    t = np.arange(n) / rate
+    music = 0.05 * sum(np.sin(2 * np.pi * f * t) for f in (262, 330, 392)) * (np.sin(2 * np.pi * 0.5 * t) > 0)
+    customer = rng.normal(0, 0.002, n) + np.where(t > t[-1] / 2, music, 0)
+    path = tmp_path / "silent_customer.wav"
+    sf.write(path, np.stack([agent[:, 0], customer], axis=1).astype(np.float32), rate)
+    report = analyze_file(path, models, config)
+    assert [t.text for t in report.turns if t.role == "customer"] == []
+    assert any(t.role == "agent" for t in report.turns)
+
+
+def test_report_files_and_schema(reports, tmp_path):
+    report = reports["zh_complaint_mono"]
+    paths = write_report(report, tmp_path)
+    assert sorted(p.name for p in paths) == ["zh_complaint_mono.json", "zh_complaint_mono.rttm",
+                                             "zh_complaint_mono.srt"]
+    data = json.loads((tmp_path / "zh_complaint_mono.json").read_text(encoding="utf-8"))
+    for key in ("schema_version", "call_id", "source", "language", "models", "speakers", "turns", "conversation",
+                "timings_ms"):
+        assert key in data
+    assert set(data["source"]) == {"path", "sha256", "duration_ms", "sample_rate_hz", "channels"}
+    assert data["source"]["sample_rate_hz"] == 16000 and data["source"]["channels"] == 1
+    assert "whisper:base" in data["models"]["asr"] and "pyannote" in data["models"]["diarization"]
+    turn = data["turns"][0]
+    assert set(turn) == {"speaker", "role", "begin_ms", "end_ms", "text", "words"}
+    assert set(turn["words"][0]) == {"text", "begin_ms", "end_ms", "prob"}
+    assert set(data["conversation"]) == {"talk_time_ms", "non_talk", "interruptions", "backchannels", "talk_speed",
+                                         "response_latency_ms"}
+    assert all(isinstance(turn["begin_ms"], int) for turn in data["turns"])
+    assert "[agent]" in (tmp_path / "zh_complaint_mono.srt").read_text(encoding="utf-8")
+    assert (tmp_path / "zh_complaint_mono.rttm").read_text().startswith("SPEAKER zh_complaint_mono 1 ")
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries

@@ -1,0 +1,65 @@
+"""Words to speakers, speakers' words to turns, and agent vs customer from what they say."""
+
+from __future__ import annotations
+
+from audioqa.config import load_config
+from audioqa.records import SpeakerSegment, Word
+from audioqa.turns import assign_roles_from_text, assign_speakers, build_turns, join_words
+
+
+def words(speaker: str, begin_ms: int, texts: str, step_ms: int = 300) -> list[Word]:
+    return [Word(t, begin_ms + i * step_ms, begin_ms + (i + 1) * step_ms - 50, 0.9, speaker)
+            for i, t in enumerate(texts.split())]
+
+
+def test_words_go_to_the_speaker_segment_that_overlaps_most():
+    segs = [SpeakerSegment("S0", 0, 1000), SpeakerSegment("S1", 1000, 3000)]
+    ws = [Word("a", 100, 400, 1.0), Word("b", 900, 1400, 1.0), Word("c", 3500, 3800, 1.0)]
+    assert [w.speaker for w in assign_speakers(ws, segs)] == ["S0", "S1", "S1"]
+
+
+def test_a_backchannel_does_not_split_the_other_speakers_turn():
+    ws = words("C", 0, "the crew came again without the documents") + [Word("嗯", 900, 1100, 0.9, "A")]
+    turns = build_turns(ws, {"A": "agent", "C": "customer"}, max_pause_ms=1500, floor_words=3)
+    assert [(t.speaker, t.role) for t in turns] == [("C", "customer"), ("A", "agent")]
+    assert turns[0].text == "the crew came again without the documents"
+
+
+def test_taking_the_floor_in_a_pause_splits_the_turn():
+    ws = words("C", 0, "hello there") + words("A", 700, "how can I help") + words("C", 1900, "my order")
+    turns = build_turns(ws, {}, max_pause_ms=1500, floor_words=3)
+    assert [t.speaker for t in turns] == ["C", "A", "C"]
+
+
+def test_a_long_pause_splits_the_turn():
+    ws = words("C", 0, "hello") + words("C", 5000, "anyone there")
+    assert len(build_turns(ws, {}, max_pause_ms=1500, floor_words=3)) == 2
+
+
+def test_chinese_words_join_without_spaces():
+    assert join_words([Word("您好", 0, 1, 1), Word("请问", 1, 2, 1), Word("OK", 2, 3, 1), Word("fine", 3, 4, 1)]) \
+        == "您好请问OK fine"
+
+
+def _turns(first: str, second: str):
+    ws = words("S0", 0, first) + words("S1", 5000, second)
+    return build_turns(ws, {}, max_pause_ms=1500, floor_words=3)
+
+
+def test_agent_is_found_from_the_greeting_even_when_speaking_second():
+    cues = load_config().roles.agent_cues
+    roles = assign_roles_from_text(_turns("hello hello", "thank you for calling how can I help you"), cues,
+                                   min_confidence=0.6)
+    assert roles["S1"] == ("agent", 1.0) and roles["S0"] == ("customer", 1.0)
+
+
+def test_chinese_self_introduction_marks_the_agent():
+    cues = load_config().roles.agent_cues
+    roles = assign_roles_from_text(_turns("喂 你好", "您好 很高兴为您服务 我是 客服 小王"), cues, min_confidence=0.6)
+    assert roles["S1"][0] == "agent"
+
+
+def test_without_cues_the_first_speaker_is_the_agent_at_low_confidence():
+    cues = load_config().roles.agent_cues
+    roles = assign_roles_from_text(_turns("good morning", "hi there"), cues, min_confidence=0.6)
+    assert roles["S0"] == ("agent", 0.5) and roles["S1"] == ("customer", 0.5)
