@@ -9,13 +9,16 @@ from .config import DiarizationOptions
 from .records import SpeakerSegment
 
 
-def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions) -> list[SpeakerSegment]:
-    """Who spoke when, as exclusive (non-overlapping) segments in ms.
+def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions, *,
+            exclusive: bool = True) -> list[SpeakerSegment]:
+    """Who spoke when, in ms.
 
     Args:
         pipeline: a loaded ``pyannote.audio.pipelines.SpeakerDiarization``.
         samples: float32, shape (n,), 16 kHz mono.
         options: speaker-count settings; ``num_speakers`` wins over ``min/max_speakers``.
+        exclusive: one speaker at a time (for attributing words); False keeps overlapped speech
+            (for scoring against a reference).
 
     Returns:
         Segments sorted by start; speakers renamed ``S0``, ``S1``, … in order of first appearance.
@@ -26,7 +29,7 @@ def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions) -> list[
     file = {"waveform": torch.from_numpy(samples[None, :].copy()), "sample_rate": SAMPLE_RATE_HZ}
     output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                       max_speakers=options.max_speakers)
-    annotation = output.exclusive_speaker_diarization
+    annotation = output.exclusive_speaker_diarization if exclusive else output.speaker_diarization
     names: dict[str, str] = {}
     segments = []
     for segment, _, label in sorted(annotation.itertracks(yield_label=True), key=lambda x: x[0].start):
