@@ -54,6 +54,26 @@ def test_decodes_mp3_at_44100(tmp_path):
     assert np.argmax(spectrum) * SAMPLE_RATE_HZ / len(audio.samples[0]) == pytest.approx(440, abs=5)
 
 
+@pytest.mark.parametrize("suffix, codec", [(".ogg", "libopus"), (".m4a", "aac")])
+def test_decodes_opus_and_aac_at_48khz(tmp_path, suffix, codec):
+    path = tmp_path / f"call{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=48000, layout="mono")
+        samples = tone(2.0, 48000)
+        frame_size = stream.codec_context.frame_size or 1024
+        for i in range(0, len(samples) - frame_size + 1, frame_size):
+            frame = av.AudioFrame.from_ndarray(samples[None, i:i + frame_size], format="fltp", layout="mono")
+            frame.sample_rate = 48000
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    audio = decode_audio(path)
+    assert audio.sample_rate_hz == 48000
+    assert audio.duration_ms == pytest.approx(2000, abs=120)
+
+
 def test_stereo_channels_stay_apart(tmp_path):
     path = tmp_path / "stereo.flac"
     left, right = tone(1.0, 48000, 300.0), tone(1.0, 48000, 1200.0, level=0.1)

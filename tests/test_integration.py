@@ -77,6 +77,18 @@ def test_channel_map_override_swaps_the_roles(models):
     assert report.turns[0].role == "customer"  # channel 0 (the scripted agent) now plays the customer
 
 
+def test_fake_stereo_is_diarised_as_mono(models, tmp_path):
+    mono, rate = sf.read(sample_path("en_complaint_mono"), dtype="float32")
+    path = tmp_path / "fake_stereo.wav"
+    sf.write(path, np.stack([mono, mono], axis=1), rate)
+    config = load_config(overrides={"asr": {"language": "en"}})
+    report = analyze_file(path, models, config)
+    assert report.source.channels == 2
+    assert report.options["layout"] == "mono"
+    assert sorted(s.role for s in report.speakers) == ["agent", "customer"]
+    assert all(s.channel is None for s in report.speakers)
+
+
 def test_english_transcripts_contain_the_scripted_key_phrases(reports):
     support = " ".join(t.text for t in reports["en_support_stereo_8k"].turns).lower()
     for phrase in ("thank you for calling", "my name is sarah", "let me check your line", "technician tomorrow"):
