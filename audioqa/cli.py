@@ -6,6 +6,7 @@ Errors become exit codes here and nowhere else: 0 all done, 1 some calls failed,
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +20,7 @@ from .errors import AudioQAError
 app = typer.Typer(add_completion=False, rich_markup_mode="rich", pretty_exceptions_show_locals=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 140)  # logs and pipes get the whole table
 
 
 @app.callback()

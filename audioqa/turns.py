@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from .records import AGENT, CUSTOMER, UNKNOWN, Speaker, SpeakerSegment, Turn, Word
+from .records import AGENT, CUSTOMER, UNKNOWN, SpeakerSegment, Turn, Word
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -113,6 +113,3 @@ def assign_roles_from_text(turns: Sequence[Turn], cues: Sequence[str], *,
         roles[s] = (role, round(confidence, 2) if role != UNKNOWN else 0.0)
     return roles
 
-
-def speakers_from_roles(roles: dict[str, tuple[str, float]], channels: dict[str, int | None]) -> list[Speaker]:
-    return [Speaker(s, role, channels.get(s), conf) for s, (role, conf) in roles.items()]
