@@ -103,3 +103,41 @@ def analyze(
     if failed:
         err.print(f"{len(failed)} call(s) failed:\n  " + "\n  ".join(failed), highlight=False)
         raise typer.Exit(code=1)
+
+
+eval_app = typer.Typer(help="Measure accuracy on labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("agitation")
+def eval_agitation(
+    manifest: Annotated[Path, typer.Argument(help="TSV with path, emotion and actor (or speaker) columns.")],
+    gain_normalize: Annotated[bool, typer.Option("--gain-normalize", help="Scale every clip to one speech level.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """ROC AUC of the agitation score, angry vs neutral, and happy clips flagged at 90 % angry recall.
+
+    Each clip is scored as one turn against a baseline from the same speaker's other clips.
+    Exits 0 with a message when the manifest is absent.
+    """
+    import json
+
+    from .evaluate import evaluate_agitation
+
+    if not manifest.is_file():
+        err.print(f"{manifest}: not found; nothing to evaluate", highlight=False)
+        raise typer.Exit(code=0)
+    try:
+        result = evaluate_agitation(manifest, load_config(config_path), gain_normalize=gain_normalize)
+    except AudioQAError as e:
+        err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"agitation: {manifest}" + (" (gain-normalised)" if gain_normalize else ""))
+    for key in result:
+        table.add_column(key)
+    table.add_row(*(str(v) for v in result.values()))
+    out.print(table)

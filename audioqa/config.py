@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 
@@ -84,6 +84,59 @@ class ConversationOptions(_Section):
     dead_air_ms: int = Field(ge=0)
 
 
+class ProsodyOptions(_Section):
+    frame_ms: int = Field(gt=0)
+    hop_ms: int = Field(gt=0)
+    f0_min_hz: float = Field(gt=0)
+    f0_max_hz: float = Field(gt=0)
+    series_hop_ms: int = Field(gt=0)
+    phrase_pause_ms: int = Field(ge=0)
+    phrase_min_ms: int = Field(ge=0)
+    phrase_max_ms: int = Field(gt=0)
+    baseline_exclude_share: float = Field(ge=0, lt=1)
+
+
+_AROUSAL_FEATURES = ("loudness_rel_db", "f0_rel_st", "hf_ratio_rel_db", "rate_rel")
+_LEXICONS = ("abuse", "threat", "complaint", "counter", "empathy", "demand", "compensation", "immediacy")
+_KIND_KEYS = ("irritable_peak", "repetition", "repetitive_share", "questions", "silent_share", "talkative_share",
+              "talkative_turn_ms")
+
+
+class DetectorOptions(_Section):
+    min_speech_ms: int = Field(ge=0)
+    arousal_scale: dict[str, float]
+    arousal_weights: dict[str, float]
+    arousal_center: float
+    lexical_units: float
+    interrupt_units: float
+    agitation_threshold: float = Field(gt=0, lt=1)
+    merge_gap_ms: int = Field(ge=0)
+    freeze_dead_air_ms: int = Field(gt=0)
+    freeze_after_agitation_ms: int = Field(gt=0)
+    freeze_long_turn_ms: int = Field(gt=0)
+    freeze_cut_off_count: int = Field(ge=1)
+    freeze_cut_off_window_ms: int = Field(gt=0)
+    escalation_window_ms: int = Field(ge=0)
+    escalation_threshold: float = Field(gt=0, lt=1)
+    dry_rate_rel_min: float
+    dry_range_ratio_max: float = Field(gt=0)
+    monotone_range_st: float = Field(gt=0)
+    monotone_min_speech_ms: int = Field(ge=0)
+    kind: dict[str, float]
+    lexicon: dict[str, tuple[str, ...]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "DetectorOptions":
+        for name, keys, given in (("arousal_scale", _AROUSAL_FEATURES, self.arousal_scale),
+                                  ("arousal_weights", _AROUSAL_FEATURES, self.arousal_weights),
+                                  ("kind", _KIND_KEYS, self.kind), ("lexicon", _LEXICONS, self.lexicon)):
+            if set(given) != set(keys):
+                raise ValueError(f"{name} must have exactly the keys {', '.join(keys)}")
+        if any(v <= 0 for v in self.arousal_scale.values()):
+            raise ValueError("arousal_scale values must be > 0")
+        return self
+
+
 class ReportOptions(_Section):
     call_id_pattern: str | None
 
@@ -97,6 +150,8 @@ class Config(_Section):
     turns: TurnOptions
     roles: RoleOptions
     conversation: ConversationOptions
+    prosody: ProsodyOptions
+    detectors: DetectorOptions
     report: ReportOptions
 
     def digest(self) -> str:

@@ -1,6 +1,7 @@
 """One call, start to finish: the whole pipeline in one function.
 
 decode ─► speakers (channels or diarisation) ─► language ─► transcribe ─► turns & roles ─► conversation
+       ─► prosody ─► detectors
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from . import asr
-from .audio import Audio, decode_audio, gate_leak, is_fake_stereo
+from .audio import SAMPLE_RATE_HZ, Audio, decode_audio, gate_leak, is_fake_stereo
 from .config import Config, load_config
 from .conversation import analyse_conversation
+from .detectors import detect_events
 from .diarise import diarise
 from .errors import ConfigError
 from .models import Models, load_models
+from .prosody import analyse_prosody
 from .records import AGENT, CUSTOMER, CallReport, Source, Speaker
 from .turns import assign_roles_from_text, assign_speakers, build_turns
 
@@ -103,6 +106,12 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
     with timer.stage("conversation"):
         conversation = analyse_conversation(turns, audio.duration_ms, config.conversation)
 
+    with timer.stage("prosody"):
+        prosody = analyse_prosody(signals, turns, language=language, sr=SAMPLE_RATE_HZ, options=config.prosody)
+
+    with timer.stage("detectors"):
+        events, agitation, customer_kind = detect_events(turns, conversation, prosody, config.detectors)
+
     return CallReport(
         call_id=call_id,
         source=Source(audio.path, audio.sha256, audio.duration_ms, audio.sample_rate_hz, audio.channels),
@@ -112,6 +121,10 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         turns=tuple(turns),
         conversation=conversation,
         timings_ms=timer.ms,
+        prosody=tuple(prosody),
+        events=tuple(events),
+        agitation=agitation,
+        customer_kind=customer_kind,
         options={"layout": "stereo" if stereo else "mono", "config_digest": config.digest()},
     )
 

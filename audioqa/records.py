@@ -112,6 +112,20 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class Event:
+    """A behaviour found in the call: ``type`` is customer_agitation, agent_freeze, agent_counter_escalation,
+    dry_appeasement or monotone_agent; ``score`` is 0-1; ``evidence`` holds the feature values behind it."""
+
+    type: str
+    speaker: str
+    role: str
+    begin_ms: int
+    end_ms: int
+    score: float
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     path: str
     sha256: str
@@ -130,6 +144,10 @@ class CallReport:
     turns: tuple[Turn, ...]
     conversation: Conversation
     timings_ms: dict[str, int]
+    prosody: tuple[Any, ...] = ()
+    events: tuple[Event, ...] = ()
+    agitation: dict[str, Any] = field(default_factory=dict)
+    customer_kind: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
 
