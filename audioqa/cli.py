@@ -19,7 +19,7 @@ from .errors import AudioQAError
 
 app = typer.Typer(add_completion=False, rich_markup_mode="rich", pretty_exceptions_show_locals=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one-line reasons stay on one line
 out = Console(width=None if sys.stdout.isatty() else 140)  # logs and pipes get the whole table
 
 

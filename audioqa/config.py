@@ -84,6 +84,9 @@ class ConversationOptions(_Section):
     dead_air_ms: int = Field(ge=0)
 
 
+_FEATURES = ("f0_st", "loudness_db", "alpha_db", "tilt_db_oct", "periodicity", "rate")  # prosody.FEATURES
+
+
 class ProsodyOptions(_Section):
     frame_ms: int = Field(gt=0)
     hop_ms: int = Field(gt=0)
@@ -94,9 +97,15 @@ class ProsodyOptions(_Section):
     phrase_min_ms: int = Field(ge=0)
     phrase_max_ms: int = Field(gt=0)
     baseline_exclude_share: float = Field(ge=0, lt=1)
+    baseline_floor: dict[str, float]
+
+    @model_validator(mode="after")
+    def _complete(self) -> "ProsodyOptions":
+        if set(self.baseline_floor) != set(_FEATURES) or any(v <= 0 for v in self.baseline_floor.values()):
+            raise ValueError(f"baseline_floor needs a value > 0 for each of {', '.join(_FEATURES)}")
+        return self
 
 
-_AROUSAL_FEATURES = ("loudness_rel_db", "f0_rel_st", "hf_ratio_rel_db", "rate_rel")
 _LEXICONS = ("abuse", "threat", "complaint", "counter", "empathy", "demand", "compensation", "immediacy")
 _KIND_KEYS = ("irritable_peak", "repetition", "repetitive_share", "questions", "silent_share", "talkative_share",
               "talkative_turn_ms")
@@ -104,7 +113,6 @@ _KIND_KEYS = ("irritable_peak", "repetition", "repetitive_share", "questions", "
 
 class DetectorOptions(_Section):
     min_speech_ms: int = Field(ge=0)
-    arousal_scale: dict[str, float]
     arousal_weights: dict[str, float]
     arousal_center: float
     lexical_units: float
@@ -127,13 +135,10 @@ class DetectorOptions(_Section):
 
     @model_validator(mode="after")
     def _complete(self) -> "DetectorOptions":
-        for name, keys, given in (("arousal_scale", _AROUSAL_FEATURES, self.arousal_scale),
-                                  ("arousal_weights", _AROUSAL_FEATURES, self.arousal_weights),
+        for name, keys, given in (("arousal_weights", _FEATURES, self.arousal_weights),
                                   ("kind", _KIND_KEYS, self.kind), ("lexicon", _LEXICONS, self.lexicon)):
             if set(given) != set(keys):
                 raise ValueError(f"{name} must have exactly the keys {', '.join(keys)}")
-        if any(v <= 0 for v in self.arousal_scale.values()):
-            raise ValueError("arousal_scale values must be > 0")
         return self
 
 

@@ -30,25 +30,18 @@ def _sigmoid(x: float) -> float:
 
 
 def acoustic_arousal(p: SegmentProsody, options: DetectorOptions) -> tuple[float, dict[str, float]]:
-    """Arousal of one phrase (or turn) against the speaker's baseline, in units of the configured scales.
+    """Arousal of one phrase (or turn): the weighted sum of its z-scores against the speaker's baseline.
 
-    Loudness, pitch level, voice effort (spectral balance) and rate count; each feature's deviation is
-    divided by its scale and weighted. A phrase with too little speech carries no acoustic evidence
-    (a syllable is not a sustained rise).
+    Vocal effort (a brighter, flatter spectrum, a less periodic voice) carries most weight; loudness and
+    rate add to it; pitch level does not, since happy excitement raises it as much as anger does.
+    A phrase with too little speech carries no acoustic evidence (a syllable is not a sustained rise).
 
     Returns:
-        (arousal units, the per-feature contributions as evidence).
+        (arousal, the per-feature contributions as evidence).
     """
     if p.speech_ms < options.min_speech_ms:
         return 0.0, {}
-    scale, weight = options.arousal_scale, options.arousal_weights
-    parts = {
-        "loudness_rel_db": p.loudness_rel_db,
-        "f0_rel_st": p.f0_rel_st,
-        "hf_ratio_rel_db": p.hf_ratio_rel_db,
-        "rate_rel": p.rate_rel,
-    }
-    contributions = {k: weight[k] * v / scale[k] for k, v in parts.items() if v is not None}
+    contributions = {k: options.arousal_weights[k] * z for k, z in p.z.items() if options.arousal_weights[k]}
     return sum(contributions.values()), {k: round(v, 2) for k, v in contributions.items()}
 
 

