@@ -182,10 +182,21 @@ class Models:
         return out
 
 
+def _warm_up_librosa() -> None:
+    """librosa's first call in a process costs ~3 s (lazy imports, caches): pay it while loading models."""
+    import numpy as np
+
+    from .prosody import frame_features
+
+    noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
+    frame_features(noise, sr=16000, frame_ms=40, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
+
+
 def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, with_diarization: bool = True) -> Models:
     """Load Whisper and (unless told not to) the diarisation pipeline."""
     whisper, whisper_name = load_whisper(options)
     models = Models(whisper, whisper_name)
+    _warm_up_librosa()
     if with_diarization:
         models.diarization, models.diarization_name = load_diarization(options, diarization)
     return models

@@ -113,24 +113,27 @@ def frame_features(y: np.ndarray, *, sr: int, frame_ms: int, hop_ms: int, f0_min
     voiced = active & _voiced(f0, zcr, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz)
     return Frames(t_ms=np.arange(n) * hop_ms, f0_hz=np.where(voiced, f0, np.nan), loudness_db=loudness_db,
                   alpha_db=_db(high / np.maximum(low, 1e-12)),
-                  periodicity=_periodicity(y, hop, n, lag_min=int(sr / f0_max_hz), lag_max=int(sr / f0_min_hz)),
+                  periodicity=_periodicity(y, hop, active, lag_min=int(sr / f0_max_hz), lag_max=int(sr / f0_min_hz)),
                   active=active, tilt_power=power[tilt_bins].astype(np.float32), tilt_freqs_hz=freqs[tilt_bins])
 
 
-def _periodicity(y: np.ndarray, hop: int, n_frames: int, *, lag_min: int, lag_max: int) -> np.ndarray:
-    """Maximum normalised cross-correlation over pitch lags, per 64 ms frame; shape (n_frames,)."""
+def _periodicity(y: np.ndarray, hop: int, active: np.ndarray, *, lag_min: int, lag_max: int) -> np.ndarray:
+    """Maximum normalised cross-correlation over pitch lags, per 64 ms frame; computed on ``active``
+    frames only (0 elsewhere). Shape (n_frames,)."""
     size = _PERIODICITY_FRAME
-    frames = librosa.util.frame(np.pad(y, size // 2), frame_length=size, hop_length=hop)[:, :n_frames]
-    out = np.zeros(n_frames)
+    frames = librosa.util.frame(np.pad(y, size // 2), frame_length=size, hop_length=hop)[:, :len(active)]
+    out = np.zeros(len(active))
     lags = np.arange(lag_min, min(lag_max, size - 1) + 1)
-    for start in range(0, n_frames, 2000):  # in blocks: bounded memory on long calls
-        fr = frames[:, start:start + 2000].astype(np.float64)  # shape: (size, block)
+    where = np.flatnonzero(active)
+    for start in range(0, len(where), 1000):  # in blocks: bounded memory on long calls
+        index = where[start:start + 1000]
+        fr = frames[:, index].astype(np.float64)  # shape: (size, block)
         spectrum = np.fft.rfft(fr, 2 * size, axis=0)
         autocorr = np.fft.irfft(np.abs(spectrum) ** 2, axis=0)[:size]
         energy = np.cumsum(fr**2, axis=0)
         head = energy[size - 1 - lags]                  # energy of x[0 : N - lag]
         tail = energy[-1][None, :] - energy[lags - 1]   # energy of x[lag : N]
-        out[start:start + fr.shape[1]] = (autocorr[lags] / np.sqrt(np.maximum(head * tail, 1e-20))).max(axis=0)
+        out[index] = (autocorr[lags] / np.sqrt(np.maximum(head * tail, 1e-20))).max(axis=0)
     return out
 
 
