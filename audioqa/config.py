@@ -142,6 +142,18 @@ class DetectorOptions(_Section):
         return self
 
 
+class RulesOptions(_Section):
+    packs: dict[str, str]
+
+    def pack_path(self, language: str) -> Path | None:
+        """The pack for a language; relative paths are taken from the project root."""
+        path = self.packs.get(language)
+        if path is None:
+            return None
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent.parent / path
+
+
 class ReportOptions(_Section):
     call_id_pattern: str | None
 
@@ -157,6 +169,7 @@ class Config(_Section):
     conversation: ConversationOptions
     prosody: ProsodyOptions
     detectors: DetectorOptions
+    rules: RulesOptions
     report: ReportOptions
 
     def digest(self) -> str:

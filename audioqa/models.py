@@ -183,13 +183,17 @@ class Models:
 
 
 def _warm_up_librosa() -> None:
-    """librosa's first call in a process costs ~3 s (lazy imports, caches): pay it while loading models."""
+    """librosa's, OpenCC's and pypinyin's first calls in a process cost seconds (lazy imports, dictionaries):
+    pay them while loading models, not in the first call's timings."""
     import numpy as np
 
     from .prosody import frame_features
 
+    from .text import IndexedText, find_pinyin, normalise
+
     noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
     frame_features(noise, sr=16000, frame_ms=40, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
+    find_pinyin(IndexedText.from_words([]), normalise("消协"))  # loads OpenCC and pypinyin dictionaries
 
 
 def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, with_diarization: bool = True) -> Models:

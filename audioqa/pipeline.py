@@ -1,14 +1,16 @@
 """One call, start to finish: the whole pipeline in one function.
 
 decode ─► speakers (channels or diarisation) ─► language ─► transcribe ─► turns & roles ─► conversation
-       ─► prosody ─► detectors
+       ─► prosody ─► detectors ─► rules & score
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +25,9 @@ from .diarise import diarise
 from .errors import ConfigError
 from .models import Models, load_models
 from .prosody import analyse_prosody
-from .records import AGENT, CUSTOMER, CallReport, Source, Speaker
+from .records import AGENT, CUSTOMER, CallReport, Event, RuleResult, Source, Speaker, Turn
+from .rules import CallView, Pack, evaluate_pack, load_pack
+from .scoring import score_call
 from .turns import assign_roles_from_text, assign_speakers, build_turns
 
 logger = logging.getLogger("audioqa")
@@ -112,6 +116,9 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
     with timer.stage("detectors"):
         events, agitation, customer_kind = detect_events(turns, conversation, prosody, config.detectors)
 
+    with timer.stage("rules"):
+        rules, score = apply_rules(turns, events, audio.duration_ms, config.rules.pack_path(language))
+
     return CallReport(
         call_id=call_id,
         source=Source(audio.path, audio.sha256, audio.duration_ms, audio.sample_rate_hz, audio.channels),
@@ -125,8 +132,25 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         events=tuple(events),
         agitation=agitation,
         customer_kind=customer_kind,
+        rules=tuple(rules),
+        score=score,
         options={"layout": "stereo" if stereo else "mono", "config_digest": config.digest()},
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _pack(path: str, mtime: float) -> Pack:
+    return load_pack(path)
+
+
+def apply_rules(turns: Sequence[Turn], events: Sequence[Event], duration_ms: int,
+                pack_path: Path | None) -> tuple[list[RuleResult], dict]:
+    """Rule results and the scorecard; no pack for the language gives no rules and an empty score."""
+    if pack_path is None:
+        return [], {}
+    pack = _pack(str(pack_path), pack_path.stat().st_mtime)
+    results = evaluate_pack(pack, CallView(turns, events, duration_ms))
+    return results, score_call(results, events, duration_ms, pass_mark=pack.pass_mark)
 
 
 def analyze_file(path: str | Path, models: Models, config: Config) -> CallReport:

@@ -126,6 +126,31 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleHit:
+    """Where a rule's condition found something: a phrase in a turn, or a detector event (turn -1)."""
+
+    turn: int
+    speaker: str
+    role: str
+    begin_ms: int
+    end_ms: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    id: str
+    category: str
+    severity: str
+    weight: float
+    passed: bool
+    applicable: bool
+    hits: tuple[RuleHit, ...]
+    description: str = ""
+    flag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     path: str
     sha256: str
@@ -148,6 +173,8 @@ class CallReport:
     events: tuple[Event, ...] = ()
     agitation: dict[str, Any] = field(default_factory=dict)
     customer_kind: dict[str, Any] = field(default_factory=dict)
+    rules: tuple[RuleResult, ...] = ()
+    score: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
 
