@@ -51,14 +51,19 @@ def analyze(
     min_speakers: Annotated[Optional[int], typer.Option(help="Mono calls: at least this many speakers.")] = None,
     max_speakers: Annotated[Optional[int], typer.Option(help="Mono calls: at most this many speakers.")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu | cuda")] = None,
+    redact: Annotated[bool, typer.Option("--redact", help="Mask phone, ID, card numbers and e-mails in the reports.")] = False,
+    redact_audio: Annotated[bool, typer.Option("--redact-audio", help="Also write <call_id>.redacted.wav with those spans silenced.")] = False,
 ) -> None:
     """Analyse call recordings and write one report per call into --out.
 
     A file that cannot be analysed is reported with a one-line reason; the others go on.
     Exit code: 0 all done, 1 some calls failed, 2 nothing could run (bad config, models missing).
     """
+    from .audio import SAMPLE_RATE_HZ, decode_audio
     from .models import load_models
     from .pipeline import analyze_file
+    from .redact import redact_audio as redact_audio_samples
+    from .redact import redact_report, write_wav
     from .report import summary_row, write_report
 
     overrides: dict = {}
@@ -83,6 +88,13 @@ def analyze(
     for path in files:
         try:
             report = analyze_file(path, models, config)
+            if redact or redact_audio:
+                report = redact_report(report)
+            if redact_audio:
+                audio = decode_audio(path, silent_peak_dbfs=config.audio.silent_peak_dbfs)
+                write_wav(Path(out_dir) / f"{report.call_id}.redacted.wav",
+                          redact_audio_samples(audio.samples, report.options["redactions"], sample_rate_hz=SAMPLE_RATE_HZ),
+                          sample_rate_hz=SAMPLE_RATE_HZ)
             write_report(report, out_dir)
             rows.append(summary_row(report))
         except AudioQAError as e:
@@ -141,3 +153,68 @@ def eval_agitation(
         table.add_column(key)
     table.add_row(*(str(v) for v in result.values()))
     out.print(table)
+
+
+rules_app = typer.Typer(help="Check rule packs.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("validate")
+def rules_validate(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
+    """Load a pack and report the first problem as FILE:LINE: rule ID: reason. Exit 1 if invalid."""
+    from .rules import RuleError, load_pack
+
+    try:
+        loaded = load_pack(pack)
+    except RuleError as e:
+        err.print(str(e), highlight=False)
+        raise typer.Exit(code=1) from None
+    out.print(f"{pack}: {len(loaded.rules)} rules, valid", highlight=False)
+
+
+@rules_app.command("test")
+def rules_test(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
+    """Run every rule's pass and fail examples. Exit 1 if any example does not behave as stated."""
+    from .rules import RuleError, load_pack, run_examples
+
+    try:
+        loaded = load_pack(pack)
+    except RuleError as e:
+        err.print(str(e), highlight=False)
+        raise typer.Exit(code=1) from None
+    failures = run_examples(loaded)
+    n = sum(len(r.examples.get("pass", [])) + len(r.examples.get("fail", [])) for r in loaded.rules)
+    for line in failures:
+        err.print(line, highlight=False)
+    out.print(f"{pack}: {n - len(failures)} of {n} examples behave as stated", highlight=False)
+    if failures:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def rescore(
+    report_path: Annotated[Path, typer.Argument(metavar="REPORT.json", help="A report written by audioqa analyze.")],
+    rules_path: Annotated[Optional[Path], typer.Option("--rules", help="Rule pack; default: the config's pack for the call's language.")] = None,
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="Where to write; default: replace the report.")] = None,
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """Re-run the rules and the score on a stored report, without re-transcribing."""
+    import json
+
+    from .report import rescore_report, write_atomic
+    from .rules import RuleError
+
+    try:
+        data = json.loads(report_path.read_text(encoding="utf-8"))
+        pack = rules_path or load_config(config_path).rules.pack_path(data.get("language", ""))
+        if pack is None:
+            raise AudioQAError(f"no rule pack for language {data.get('language')!r}; pass --rules")
+        data = rescore_report(data, pack)
+    except (OSError, ValueError, KeyError, RuleError, AudioQAError) as e:
+        err.print(f"[red]error:[/red] {report_path}: {e}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    target = out_path or report_path
+    write_atomic(target, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+    score = data["score"]
+    out.print(f"{target}: score {score['total']} ({'pass' if score['passed'] else 'fail'}), flags: "
+              f"{', '.join(score['flags']) or 'none'}", highlight=False)

@@ -95,3 +95,46 @@ def evaluate_agitation(manifest: str | Path, config: Config, *, gain_normalize: 
         "false_alarm_rate_neutral": round(float(np.mean(np.array(by["neutral"]) >= threshold)), 4),
         "gain_normalized": gain_normalize,
     }
+
+
+def _text_only(condition: Any) -> bool:
+    """A condition decided by one utterance's words alone (no order, proximity or events)."""
+    kind, body = next(iter(condition.items()))
+    if kind == "said":
+        return True
+    if kind in ("all", "any"):
+        return all(_text_only(c) for c in body)
+    return kind == "not" and _text_only(body)
+
+
+def evaluate_rules_on_utterances(utterances: str | Path, packs: dict[str, Any]) -> dict[str, Any]:
+    """Precision and recall of the packs' text rules on labelled utterances.
+
+    The TSV has ``lang``, ``role``, ``text`` and ``expected`` (comma-separated rule ids that should fire).
+    A rule fires when its condition holds on the utterance alone (its ``when`` is not asked); only rules
+    decided by text alone are scored. Counts are over (utterance, rule) pairs, per language and overall.
+    """
+    from .rules import evaluate, example_view
+
+    with open(utterances, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    counts: dict[str, dict[str, int]] = {}
+    errors = []
+    for row in rows:
+        pack = packs[row["lang"]]
+        expected = {x.strip() for x in (row.get("expected") or "").split(",") if x.strip()}
+        view = example_view([f"{row['role']}: {row['text']}"])
+        fired = {r.id for r in pack.rules if _text_only(r.condition) and evaluate(r.condition, view)[0]}
+        for lang in (row["lang"], "all"):
+            c = counts.setdefault(lang, {"tp": 0, "fp": 0, "fn": 0, "utterances": 0})
+            c["tp"] += len(fired & expected)
+            c["fp"] += len(fired - expected)
+            c["fn"] += len(expected - fired)
+            c["utterances"] += 1
+        if fired != expected:
+            errors.append({"lang": row["lang"], "text": row["text"], "expected": sorted(expected),
+                           "fired": sorted(fired)})
+    for c in counts.values():
+        c["precision"] = round(c["tp"] / (c["tp"] + c["fp"]), 3) if c["tp"] + c["fp"] else 1.0
+        c["recall"] = round(c["tp"] / (c["tp"] + c["fn"]), 3) if c["tp"] + c["fn"] else 1.0
+    return {"by_language": counts, "errors": errors}

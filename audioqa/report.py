@@ -10,7 +10,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from .records import CallReport
+import dataclasses
+from typing import Any
+
+from .records import CallReport, Event, Turn, Word
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -78,3 +81,23 @@ def summary_row(report: CallReport) -> dict[str, str]:
         "max latency s": f"{(c.response_latency_ms['max'] or 0) / 1000:.1f}",
         "RTF": f"{sum(report.timings_ms.values()) / audio_ms:.2f}",
     }
+
+
+def turns_and_events(data: dict[str, Any]) -> tuple[list[Turn], list[Event]]:
+    """The turns and detector events of a stored JSON report, as records."""
+    turns = [Turn(t["speaker"], t["role"], t["begin_ms"], t["end_ms"], t["text"],
+                  tuple(Word(w["text"], w["begin_ms"], w["end_ms"], w.get("prob", 1.0), t["speaker"]) for w in t["words"]))
+             for t in data["turns"]]
+    events = [Event(e["type"], e["speaker"], e["role"], e["begin_ms"], e["end_ms"], e["score"], e.get("evidence", {}))
+              for e in data.get("events", [])]
+    return turns, events
+
+
+def rescore_report(data: dict[str, Any], pack_path: str | Path) -> dict[str, Any]:
+    """A stored report with ``rules`` and ``score`` recomputed from its turns and events with a pack."""
+    from .pipeline import apply_rules
+
+    turns, events = turns_and_events(data)
+    results, score = apply_rules(turns, events, data["source"]["duration_ms"], Path(pack_path))
+    return {**data, "rules": [dataclasses.asdict(r) for r in results], "score": score,
+            "options": {**data.get("options", {}), "rules_pack": str(pack_path)}}

@@ -4,7 +4,7 @@ A turn's words are indexed once (:class:`IndexedText`): a normalised string, its
 for every character the word it came from, so that a match anywhere can be turned back into times.
 
 Normalisation: Unicode NFKC (full width → half width), lower case, traditional → simplified Chinese,
-punctuation and spaces dropped (one space kept between Latin words), Chinese digit characters → digits.
+apostrophes dropped (don't = dont), other punctuation and spaces dropped (one space kept between Latin words), Chinese digit characters → digits.
 Pinyin matching compares toneless syllables, so ASR homophone slips (招拼 for 招聘, 小鞋 for 消协) still
 match while unrelated text does not.
 """
@@ -38,6 +38,7 @@ def is_cjk(ch: str) -> bool:
 def _clean(text: str) -> str:
     """NFKC, lower case, simplified Chinese; punctuation becomes a space."""
     text = _t2s().convert(unicodedata.normalize("NFKC", text).lower())
+    text = text.replace("'", "").replace("\u2019", "")  # don't = dont, as recognisers often write it
     return "".join(ch if ch.isalnum() else " " for ch in text)
 
 

@@ -66,3 +66,14 @@ def test_eval_agitation_on_a_bad_manifest_exits_2(tmp_path):
     result = runner.invoke(app, ["eval", "agitation", str(manifest)])
     assert result.exit_code == 2
     assert "needs columns" in result.output
+
+
+@pytest.mark.slow
+def test_analyze_can_redact_the_report_and_the_audio(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["analyze", str(sample_path("en_support_stereo_8k")), "--out", str(out),
+                                 "--language", "en", "--redact-audio"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "en_support_stereo_8k.json").read_text())
+    assert report["options"]["redacted"] is True and report["options"]["redactions"] == []
+    assert (out / "en_support_stereo_8k.redacted.wav").stat().st_size > 1000

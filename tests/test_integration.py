@@ -214,3 +214,27 @@ def test_events_do_not_depend_on_recording_gain(reports, models, config, tmp_pat
         assert sorted({e.type for e in events}) == sorted({e.type for e in reference}), gain_db
         for e in reference:
             assert any(o.type == e.type and o.begin_ms < e.end_ms and o.end_ms > e.begin_ms for o in events), (gain_db, e)
+
+
+def failed_rules(report) -> set[str]:
+    return {r.id for r in report.rules if r.applicable and not r.passed}
+
+
+def test_the_badly_handled_complaint_scores_lower_than_the_well_handled_one(reports):
+    bad, good = reports["zh_complaint_stereo"], reports["zh_complaint_mono"]
+    assert bad.score["total"] < good.score["total"] - 30
+    assert not bad.score["passed"] and good.score["passed"]
+    assert {"forbidden.not_my_fault", "forbidden.calm_down", "forbidden.busy", "counter.phrases",
+            "proactive.customer_had_to_ask", "empathy.acknowledge"} <= failed_rules(bad)
+    assert {"greeting", "empathy.acknowledge", "empathy.before_solution", "forbidden.busy"}.isdisjoint(failed_rules(good))
+    assert "escalation_threat" in bad.score["flags"] and "escalation_threat" not in good.score["flags"]
+    for r in bad.rules:
+        for hit in r.hits:
+            assert hit.end_ms >= hit.begin_ms and hit.role in ("agent", "customer")
+
+
+def test_english_complaint_breaks_the_english_rules(reports):
+    report = reports["en_complaint_mono"]
+    assert {"forbidden.talk_to_manager", "forbidden.not_my_job", "proactive.customer_had_to_ask"} <= failed_rules(report)
+    assert "escalation_threat" in report.score["flags"]
+    assert reports["en_support_stereo_8k"].score["passed"]

@@ -1,0 +1,256 @@
+"""The rule engine, the seed packs, the scorecard and PII redaction, on hand-made transcripts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from audioqa.cli import app
+from audioqa.evaluate import evaluate_rules_on_utterances
+from audioqa.records import Event, RuleResult, Turn, Word
+from audioqa.redact import find_pii, redact_audio
+from audioqa.rules import CallView, RuleError, evaluate, example_view, load_pack, parse_pack
+from audioqa.scoring import score_call
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKS = {"zh": ROOT / "configs" / "rules" / "zh-CN.yaml", "en": ROOT / "configs" / "rules" / "en.yaml"}
+runner = CliRunner()
+
+
+def call(*lines: str, events: list[dict] | None = None) -> CallView:
+    return example_view({"turns": list(lines), "events": events or []})
+
+
+def holds(condition: dict, view: CallView) -> bool:
+    return evaluate(condition, view)[0]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_rule_has_examples_and_the_pack_passes_them(lang):
+    pack = load_pack(PACKS[lang])
+    assert len(pack.rules) >= 25
+    for rule in pack.rules:
+        assert rule.examples.get("pass") and rule.examples.get("fail"), rule.id
+    result = runner.invoke(app, ["rules", "test", str(PACKS[lang])])
+    assert result.exit_code == 0, result.output
+    assert "behave as stated" in result.output
+
+
+def test_both_packs_cover_the_same_rules():
+    assert {r.id for r in load_pack(PACKS["zh"]).rules} == {r.id for r in load_pack(PACKS["en"]).rules}
+
+
+def test_speaker_scope():
+    view = call("customer: 我不知道", "agent: 好的")
+    assert holds({"said": {"speaker": "customer", "phrases": ["我不知道"]}}, view)
+    assert not holds({"said": {"speaker": "agent", "phrases": ["我不知道"]}}, view)
+    assert holds({"said": {"speaker": "any", "phrases": ["我不知道"]}}, view)
+
+
+def test_time_windows():
+    view = call("agent: hello there", "customer: hi", "agent: okay", "agent: goodbye now")  # turns at 0, 3.5, 7, 10.5 s
+    assert holds({"said": {"phrases": ["hello"], "window": {"first_s": 3}}}, view)
+    assert not holds({"said": {"phrases": ["goodbye"], "window": {"first_s": 3}}}, view)
+    assert holds({"said": {"phrases": ["goodbye"], "window": {"last_s": 4}}}, view)
+    assert holds({"said": {"phrases": ["okay"], "window": {"between_s": [6, 8]}}}, view)
+    assert not holds({"said": {"phrases": ["hello"], "window": {"percent": [50, 100]}}}, view)
+
+
+def test_negation_and_combinations():
+    view = call("agent: 您好", "customer: 我要退款")
+    assert holds({"not": {"said": {"phrases": ["再见"]}}}, view)
+    assert holds({"all": [{"said": {"phrases": ["您好"]}}, {"said": {"phrases": ["退款"]}}]}, view)
+    assert not holds({"all": [{"said": {"phrases": ["您好"]}}, {"said": {"phrases": ["再见"]}}]}, view)
+    assert holds({"any": [{"said": {"phrases": ["再见"]}}, {"said": {"phrases": ["退款"]}}]}, view)
+
+
+def test_counts_of_distinct_offers():
+    view = call("agent: I can refund you, or send a replacement, or reschedule, or refund again")
+    three = {"said": {"speaker": "agent", "phrases": ["refund", "replacement", "reschedule"], "distinct": True,
+                      "min_count": 3}}
+    four = {"said": {"speaker": "agent", "phrases": ["refund", "replacement", "reschedule", "voucher"],
+                     "distinct": True, "min_count": 4}}
+    assert holds(three, view) and not holds(four, view)
+    assert holds({"said": {"phrases": ["refund"], "min_count": 2}}, view)
+
+
+def test_order_empathy_before_solution():
+    rule = {"before": {"first": {"said": {"phrases": ["sorry"]}}, "then": {"said": {"phrases": ["refund"]}}}}
+    assert holds(rule, call("agent: I am sorry", "agent: I will refund you"))
+    assert not holds(rule, call("agent: I will refund you", "agent: I am sorry"))
+
+
+def test_proximity_within_seconds():
+    rule = {"within": {"after": {"said": {"speaker": "customer", "phrases": ["for years"]}},
+                       "then": {"said": {"speaker": "agent", "phrases": ["thank you"]}}, "max_s": 5}}
+    assert holds(rule, call("customer: I have been with you for years", "agent: thank you so much"))
+    late = call("customer: I have been with you for years", "agent: hmm", "agent: well", "agent: thank you")
+    assert not holds(rule, late)
+
+
+def test_conditions_on_detector_events():
+    rule = {"after_event": {"type": "customer_agitation", "within_s": 30,
+                            "then": {"said": {"speaker": "agent", "phrases": ["非常抱歉"]}}}}
+    agitation = [{"type": "customer_agitation", "begin_s": 0, "end_s": 3}]
+    assert holds(rule, call("customer: 太过分了", "agent: 非常抱歉", events=agitation))
+    assert not holds(rule, call("customer: 太过分了", "agent: 请稍等", events=agitation))
+    assert holds({"event": {"type": "customer_agitation", "min_score": 0.5}}, call("customer: 嗯", events=agitation))
+    assert not holds({"event": {"type": "agent_freeze"}}, call("customer: 嗯", events=agitation))
+
+
+def test_hits_carry_turn_times_speaker_and_text():
+    _, hits = evaluate({"said": {"phrases": ["不行"]}}, call("customer: 喂", "agent: 这个不行啊"))
+    assert len(hits) == 1
+    hit = hits[0]
+    assert (hit.turn, hit.speaker, hit.role, hit.text) == (1, "agent", "agent", "不行")
+    assert 3500 <= hit.begin_ms < hit.end_ms <= 6500
+
+
+def test_pinyin_matching_catches_homophones_and_not_unrelated_text():
+    rule = {"said": {"match": "pinyin", "phrases": ["消协", "招聘"]}}
+    assert holds(rule, call("customer: 我要去小鞋投诉"))
+    assert holds(rule, call("customer: 你们还在招拼吗"))
+    assert not holds(rule, call("customer: 小姐你好"))
+    assert not holds(rule, call("customer: 我想问一下快递"))
+    assert not holds({"said": {"match": "normalised", "phrases": ["消协"]}}, call("customer: 我要去小鞋投诉"))
+
+
+def test_normalised_matching_ignores_width_case_script_and_word_edges():
+    rule = {"said": {"phrases": ["冷静一点", "sue"]}}
+    assert holds(rule, call("agent: 你冷靜一點！"))       # traditional, full-width punctuation
+    assert holds(rule, call("customer: I will SUE you"))
+    assert not holds(rule, call("customer: this is an issue"))
+
+
+def test_fuzzy_matching_tolerates_one_slip():
+    rule = {"said": {"match": "fuzzy", "phrases": ["I understand how you feel"]}}
+    assert holds(rule, call("agent: I understand how you fell"))
+    assert not holds(rule, call("agent: I wonder how you are"))
+
+
+def test_a_malformed_pack_names_file_line_and_rule(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pack: x\nrules:\n  - id: ok\n    category: c\n    severity: minor\n    weight: 1\n"
+                   "    fail_if: {said: {phrases: [a]}}\n"
+                   "  - id: broken\n    category: c\n    severity: minor\n    weight: 1\n"
+                   "    fail_if: {said: {phrases: [a], match: telepathy}}\n")
+    with pytest.raises(RuleError) as e:
+        load_pack(bad)
+    message = str(e.value)
+    assert message.startswith(f"{bad}:8: rule broken: ") and "telepathy" in message and "\n" not in message
+    result = runner.invoke(app, ["rules", "validate", str(bad)])
+    assert result.exit_code == 1 and ":8: rule broken:" in result.output
+
+
+def test_invalid_yaml_and_duplicate_ids_are_refused():
+    with pytest.raises(RuleError, match=r"<pack>:\d+: not valid YAML"):
+        parse_pack("rules: [\n")
+    dup = ("rules:\n" + "  - {id: a, category: c, severity: minor, weight: 1, fail_if: {said: {phrases: [x]}}}\n" * 2)
+    with pytest.raises(RuleError, match=r":3: rule a: duplicate id \(first at line 2\)"):
+        parse_pack(dup)
+
+
+def test_score_weighs_rules_and_a_fatal_rule_fails_the_call():
+    results = [RuleResult("a", "courtesy", "minor", 4, True, True, ()),
+               RuleResult("b", "courtesy", "major", 4, False, True, ()),
+               RuleResult("c", "empathy", "minor", 2, True, True, ()),
+               RuleResult("d", "empathy", "minor", 5, False, False, ()),  # not applicable: not counted
+               RuleResult("e", "escalation", "info", 0, False, True, (), flag="escalation_threat")]
+    score = score_call(results, [], 60000, pass_mark=50)
+    assert score["total"] == 60.0 and score["passed"] and not score["fatal"]
+    assert score["by_category"]["courtesy"] == {"earned": 4.0, "possible": 8.0, "failed": ["b"], "score": 50.0}
+    assert score["flags"] == ["escalation_threat"]
+    fatal = score_call(results + [RuleResult("f", "courtesy", "fatal", 1, False, True, ())], [], 60000, pass_mark=50)
+    assert fatal["fatal"] and not fatal["passed"]
+
+
+def test_agitation_at_the_end_is_flagged_unresolved():
+    late = [Event("customer_agitation", "C", "customer", 50000, 58000, 0.9, {})]
+    early = [Event("customer_agitation", "C", "customer", 1000, 5000, 0.9, {})]
+    assert "unresolved_agitation" in score_call([], late, 60000, pass_mark=70)["flags"]
+    assert "unresolved_agitation" not in score_call([], early, 60000, pass_mark=70)["flags"]
+
+
+def test_packs_precision_and_recall_on_the_labelled_utterances():
+    result = evaluate_rules_on_utterances(ROOT / "tests" / "data" / "rule_utterances.tsv",
+                                          {lang: load_pack(path) for lang, path in PACKS.items()})
+    overall = result["by_language"]["all"]
+    assert overall["utterances"] >= 60
+    assert result["by_language"]["zh"]["utterances"] >= 30 and result["by_language"]["en"]["utterances"] >= 30
+    assert overall["precision"] >= 0.9 and overall["recall"] >= 0.9, result["errors"]
+
+
+def _turn(text: str, per_char: bool = False) -> Turn:
+    tokens = list(text) if per_char else text.split()
+    words = tuple(Word(t, i * 300, i * 300 + 250, 1.0, "C") for i, t in enumerate(tokens))
+    return Turn("C", "customer", 0, len(tokens) * 300, text, words)
+
+
+@pytest.mark.parametrize("text, per_char, kind", [
+    ("我的 电话 是 138 1234 5678", False, "phone"),
+    ("我的电话是一三八一二三四五六七八", True, "phone"),
+    ("身份证 110101199003071234", False, "cn_id"),
+    ("身份证号一一零一零一一九九零零三零七一二三X", True, "cn_id"),
+    ("卡号 4111 1111 1111 1111", False, "bank_card"),
+    ("卡号四一一一一一一一一一一一一一一一", True, "bank_card"),
+    ("my email is john.smith@example.com thanks", False, "email"),
+])
+def test_pii_is_found_in_digits_and_chinese_numerals(text, per_char, kind):
+    assert [r.type for r in find_pii([_turn(text, per_char)])] == [kind]
+
+
+@pytest.mark.parametrize("text", ["订单 号 是 20231128", "我 要 一直 等 吗", "打 12315 投诉", "卡号 4111 1111 1111 1112"])
+def test_ordinary_numbers_are_not_pii(text):
+    assert find_pii([_turn(text)]) == []
+
+
+def test_redacted_report_masks_the_words_and_keeps_times(reports_free_report):
+    from audioqa.redact import redact_report
+
+    report = redact_report(reports_free_report)
+    turn = report.turns[0]
+    assert "138" not in turn.text and "*" in turn.text
+    assert [w.begin_ms for w in turn.words] == [w.begin_ms for w in reports_free_report.turns[0].words]
+    assert report.options["redactions"][0]["type"] == "phone"
+
+
+def test_redacted_audio_silences_the_spans():
+    samples = np.ones((2, 16000), np.float32)
+    out = redact_audio(samples, [{"begin_ms": 200, "end_ms": 400}], sample_rate_hz=16000, pad_ms=0)
+    assert np.all(out[:, 3200:6400] == 0) and np.all(out[:, :3200] == 1) and np.all(out[:, 6400:] == 1)
+    assert np.all(samples == 1)
+
+
+@pytest.fixture
+def reports_free_report():
+    """A minimal CallReport with a phone number in its only turn (no models needed)."""
+    from audioqa.records import CallReport, Conversation, Source
+
+    turn = _turn("我的 电话 是 138 1234 5678")
+    conversation = Conversation({}, {"total_ms": 0, "spans": []}, (), (), {}, {"items": []})
+    return CallReport("c1", Source("x.wav", "0", 3000, 16000, 1), "zh", {}, (), (turn,), conversation, {})
+
+
+def test_rescore_reruns_rules_on_a_stored_report(tmp_path):
+    data = {"language": "en", "source": {"duration_ms": 10000}, "events": [], "options": {},
+            "turns": [{"speaker": "A", "role": "agent", "begin_ms": 0, "end_ms": 2000, "text": "I don't know",
+                       "words": [{"text": t, "begin_ms": i * 500, "end_ms": i * 500 + 400, "prob": 1.0}
+                                 for i, t in enumerate(["I", "don't", "know"])]}]}
+    path = tmp_path / "call.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "rescored.json"
+    result = runner.invoke(app, ["rescore", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rescored = json.loads(out.read_text())
+    failed = {r["id"] for r in rescored["rules"] if r["applicable"] and not r["passed"]}
+    assert "forbidden.dont_know" in failed
+    assert rescored["score"]["total"] < 100
+    pack = tmp_path / "tiny.yaml"
+    pack.write_text("rules:\n  - {id: only, category: c, severity: minor, weight: 1, pass_if: {said: {phrases: [know]}}}\n")
+    result = runner.invoke(app, ["rescore", str(path), "--rules", str(pack)])
+    assert result.exit_code == 0
+    assert [r["id"] for r in json.loads(path.read_text())["rules"]] == ["only"]
