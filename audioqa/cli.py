@@ -155,6 +155,37 @@ def eval_agitation(
     out.print(table)
 
 
+@eval_app.command("rules")
+def eval_rules(
+    utterances: Annotated[Path, typer.Argument(help="TSV with lang, role, text and expected (rule ids) columns.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """Precision and recall of the rule packs' text rules on labelled utterances (e.g. tests/data/rule_utterances.tsv)."""
+    import json
+
+    from .evaluate import evaluate_rules_on_utterances
+    from .rules import load_pack
+
+    if not utterances.is_file():
+        err.print(f"{utterances}: not found; nothing to evaluate", highlight=False)
+        raise typer.Exit(code=0)
+    config = load_config(config_path)
+    packs = {lang: load_pack(config.rules.pack_path(lang)) for lang in config.rules.packs}
+    result = evaluate_rules_on_utterances(utterances, packs)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(title=f"rules: {utterances}")
+    for column in ("language", "utterances", "precision", "recall", "tp", "fp", "fn"):
+        table.add_column(column)
+    for lang, c in result["by_language"].items():
+        table.add_row(lang, *(str(c[k]) for k in ("utterances", "precision", "recall", "tp", "fp", "fn")))
+    out.print(table)
+    for e in result["errors"]:
+        out.print(f"  {e['lang']}: {e['text']!r}: expected {e['expected']}, fired {e['fired']}", highlight=False)
+
+
 rules_app = typer.Typer(help="Check rule packs.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 

@@ -47,10 +47,11 @@ def test_broken_files_fail_alone_with_a_reason(tmp_path):
     assert report["call_id"] == "en_support_stereo_8k"
 
 
-def test_every_command_has_help():
-    for name in ("analyze",):
-        result = runner.invoke(app, [name, "--help"])
-        assert result.exit_code == 0 and "Usage" in result.output
+@pytest.mark.parametrize("command", [["analyze"], ["rescore"], ["rules", "validate"], ["rules", "test"],
+                                     ["eval", "agitation"], ["eval", "rules"]])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
     assert cli.app.registered_commands
 
 
