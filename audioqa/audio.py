@@ -73,6 +73,26 @@ def _decode(path: Path) -> tuple[np.ndarray, int, int]:
     return np.concatenate(chunks, axis=1).astype(np.float32), source_rate, source_channels
 
 
+def _wav_shortfall(path: Path) -> str | None:
+    """For a RIFF/WAVE file whose data chunk is cut short, say so (FFmpeg decodes the rest silently)."""
+    import struct
+
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return None
+        while header := f.read(8):
+            if len(header) < 8:
+                return None
+            chunk, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if chunk == b"data":
+                available = path.stat().st_size - f.tell()
+                if size != 0xFFFFFFFF and available < size * 0.99:  # 0xFFFFFFFF: size unknown (streamed)
+                    return f"truncated: the WAV header declares {size} bytes of audio, the file holds {available}"
+                return None
+            f.seek(size + (size & 1), 1)
+    return None
+
+
 def decode_audio(path: str | Path, *, silent_peak_dbfs: float = -55.0) -> Audio:
     """Decode a recording to 16 kHz float32, one row per channel (stereo kept apart).
 
@@ -86,6 +106,11 @@ def decode_audio(path: str | Path, *, silent_peak_dbfs: float = -55.0) -> Audio:
     path = Path(path)
     if not path.is_file():
         raise AudioError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    shortfall = _wav_shortfall(path)
+    if shortfall:
+        raise AudioError(path, shortfall)
     try:
         samples, source_rate, source_channels = _decode(path)
     except AudioError:

@@ -249,3 +249,99 @@ def rescore(
     score = data["score"]
     out.print(f"{target}: score {score['total']} ({'pass' if score['passed'] else 'fail'}), flags: "
               f"{', '.join(score['flags']) or 'none'}", highlight=False)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[Path], typer.Argument(help="Folders (searched recursively) and files.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for reports and, by default, audioqa.db.")] = Path("out"),
+    db: Annotated[Optional[str], typer.Option(help="Database URL (default: sqlite:///OUT/audioqa.db), e.g. postgresql+psycopg://user@host/db.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes, each loading the models once.")] = 1,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Existing Ray cluster (default: start a local one).")] = None,
+    glob: Annotated[str, typer.Option(help="Only files matching this pattern, e.g. '*.wav'.")] = "*",
+    since: Annotated[Optional[str], typer.Option(help="Only calls that started (or files modified) since this date.")] = None,
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """Analyse every recording under the inputs: resumable, idempotent, one bad file never stops the batch.
+
+    Exit code: 0 all done, 1 some calls failed (listed at the end), 2 the batch could not run.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .batch import parse_since, run_batch
+    from .store import Store, default_url
+
+    if executor not in ("local", "ray"):
+        err.print(f"[red]error:[/red] --executor {executor!r}: local or ray", markup=True)
+        raise typer.Exit(code=2)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err, transient=False)
+    state = {"task": None, "t0": 0.0, "n": 0}
+
+    def on_plan(jobs) -> None:
+        import time
+
+        state["task"] = progress.add_task("calls", total=len(jobs), rate="")
+        state["t0"] = time.perf_counter()
+
+    def on_progress(call_id: str, outcome: str) -> None:
+        import time
+
+        state["n"] += 1
+        rate = state["n"] / max(1e-6, time.perf_counter() - state["t0"])
+        progress.update(state["task"], advance=1, rate=f"{rate:.2f} calls/s", description=f"{outcome}: {call_id[:30]}")
+
+    try:
+        since_date = parse_since(since)
+        load_config(config_path)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(db or default_url(out_dir))
+        with progress:
+            summary = run_batch(inputs, out_dir, store, config_path=str(config_path) if config_path else None,
+                                workers=workers, executor=executor, glob=glob, since=since_date,
+                                ray_address=ray_address, progress=on_progress, on_plan=on_plan)
+    except SQLAlchemyError as e:
+        err.print(f"[red]error:[/red] results database: {type(e).__name__}: {str(e).splitlines()[0]}", markup=True,
+                  highlight=False)
+        raise typer.Exit(code=2) from None
+    except AudioQAError as e:
+        err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    hours = summary.audio_ms / 3_600_000
+    rtf = summary.processing_s / (summary.audio_ms / 1000) if summary.audio_ms else 0.0
+    out.print(f"done {len(summary.analysed)}, re-scored {len(summary.rescored)}, skipped {len(summary.skipped)}, "
+              f"failed {len(summary.failed)}; {hours:.2f} h of audio analysed in {summary.processing_s:.0f} s "
+              f"(real-time factor {rtf:.3f})", highlight=False)
+    if summary.failed:
+        lines = [why if why.startswith(f"{p}:") else f"{p}: {why}" for p, why in summary.failed.items()]
+        err.print("failed:\n  " + "\n  ".join(lines), highlight=False)
+    raise typer.Exit(code=summary.exit_code)
+
+
+@app.command("export")
+def export_cmd(
+    db: Annotated[str, typer.Option(help="Database URL, e.g. sqlite:///out/audioqa.db.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file; the events table goes beside it (NAME.events.EXT).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv | parquet | jsonl")] = "csv",
+    since: Annotated[Optional[str], typer.Option(help="Only calls that started since this date.")] = None,
+    by: Annotated[str, typer.Option(help="call (one row per call) | agent (aggregates per agent)")] = "call",
+    redact: Annotated[bool, typer.Option("--redact/--no-redact", help="Mask PII in ids and paths (default: on).")] = True,
+) -> None:
+    """Scores, key metrics, event counts and a pass/fail column per rule, for QA tools."""
+    from .batch import parse_since
+    from .export import export
+    from .store import Store
+
+    if by not in ("call", "agent") or fmt not in ("csv", "parquet", "jsonl"):
+        err.print("[red]error:[/red] --by call|agent and --format csv|parquet|jsonl", markup=True)
+        raise typer.Exit(code=2)
+    try:
+        main_path, events_path, n = export(Store(db), out_path, fmt=fmt, since=parse_since(since), by=by, redact=redact)
+    except AudioQAError as e:
+        err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    out.print(f"{main_path}: {n} rows" + (f"; events: {events_path}" if events_path else ""), highlight=False)

@@ -154,6 +154,13 @@ class RulesOptions(_Section):
         return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent.parent / path
 
 
+class BatchOptions(_Section):
+    filename_pattern: str | None
+    timeout_s: int = Field(ge=0)
+    max_attempts: int = Field(ge=1)
+    extensions: tuple[str, ...]
+
+
 class ReportOptions(_Section):
     call_id_pattern: str | None
 
@@ -170,6 +177,7 @@ class Config(_Section):
     prosody: ProsodyOptions
     detectors: DetectorOptions
     rules: RulesOptions
+    batch: BatchOptions
     report: ReportOptions
 
     def digest(self) -> str:

@@ -101,7 +101,7 @@ def test_empty_file_is_an_audio_error(tmp_path):
 def test_zero_byte_file_is_an_audio_error(tmp_path):
     path = tmp_path / "zero.wav"
     path.write_bytes(b"")
-    with pytest.raises(AudioError, match="zero.wav"):
+    with pytest.raises(AudioError, match=r"zero.wav: empty file \(0 bytes\)"):
         decode_audio(path)
 
 
@@ -110,6 +110,16 @@ def test_corrupt_file_is_an_audio_error(tmp_path):
     path.write_bytes(np.random.default_rng(0).bytes(20000))
     with pytest.raises(AudioError, match="corrupt.mp3: .*(not a readable audio file|no audio stream|empty)"):
         decode_audio(path)
+
+
+def test_truncated_wav_is_an_audio_error(tmp_path):
+    path = tmp_path / "whole.wav"
+    sf.write(path, tone(3.0, 16000), 16000)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(path.read_bytes()[:20000])
+    with pytest.raises(AudioError, match="cut.wav: truncated: the WAV header declares 96000 bytes"):
+        decode_audio(cut)
+    assert decode_audio(path).duration_ms == 3000
 
 
 def test_text_file_is_an_audio_error(tmp_path):

@@ -1,0 +1,147 @@
+"""Exports for QA tools: one row per call (or per agent) and an events table, as CSV, Parquet or JSON lines.
+
+Exports carry no transcript text. File paths and call ids often contain the caller's number, so PII is
+masked in them too unless asked otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from .errors import AudioQAError
+from .records import Turn, Word
+from .redact import find_pii
+from .store import DONE, Store, calls, reports
+
+EVENT_TYPES = ("customer_agitation", "agent_freeze", "agent_counter_escalation", "dry_appeasement", "monotone_agent")
+
+
+def _mask_pii(text: str | None) -> str | None:
+    """The string with phone, ID and card numbers and e-mail addresses replaced by '*'."""
+    if not text:
+        return text
+    words = tuple(Word(t, i, i + 1, 1.0) for i, t in enumerate(text.replace("_", " ").replace("/", " / ").split(" ")))
+    masked = {k for r in find_pii([Turn("", "", 0, 0, text, words)]) for k in range(r.first_word, r.last_word + 1)}
+    if not masked:
+        return text
+    out = text
+    for k in sorted(masked):
+        out = out.replace(words[k].text, "*" * len(words[k].text), 1)
+    return out
+
+
+def call_row(call: dict[str, Any], report: dict[str, Any], redact: bool) -> dict[str, Any]:
+    conversation = report.get("conversation", {})
+    score = report.get("score") or {}
+    talk = conversation.get("talk_time_ms", {})
+    latency = conversation.get("response_latency_ms", {})
+    row = {
+        "call_id": _mask_pii(call["call_id"]) if redact else call["call_id"],
+        "agent_id": call.get("agent_id"),
+        "queue": call.get("queue"),
+        "start_time": call.get("start_time"),
+        "path": _mask_pii(call["path"]) if redact else call["path"],
+        "duration_s": round(report["source"]["duration_ms"] / 1000, 1),
+        "language": report.get("language"),
+        "layout": report.get("options", {}).get("layout"),
+        "score": score.get("total"),
+        "passed": score.get("passed"),
+        "fatal": score.get("fatal"),
+        "flags": ",".join(score.get("flags", [])),
+        "agent_talk_s": round(talk.get("agent", 0) / 1000, 1),
+        "customer_talk_s": round(talk.get("customer", 0) / 1000, 1),
+        "non_talk_s": round(conversation.get("non_talk", {}).get("total_ms", 0) / 1000, 1),
+        "interruptions_by_agent": sum(1 for i in conversation.get("interruptions", [])
+                                      if i["interrupter_role"] == "agent"),
+        "interruptions_by_customer": sum(1 for i in conversation.get("interruptions", [])
+                                         if i["interrupter_role"] == "customer"),
+        "max_response_latency_s": round((latency.get("max") or 0) / 1000, 1),
+        "dead_air_count": latency.get("dead_air_count", 0),
+        "agitation_score": (report.get("agitation") or {}).get("score"),
+        "customer_kind": (report.get("customer_kind") or {}).get("kind"),
+    }
+    for event_type in EVENT_TYPES:
+        row[f"events_{event_type}"] = sum(1 for e in report.get("events", []) if e["type"] == event_type)
+    for rule in report.get("rules", []):
+        row[f"rule_{rule['id']}"] = None if not rule["applicable"] else bool(rule["passed"])
+    return row
+
+
+def collect(store: Store, *, since: datetime | None = None, redact: bool = True) -> tuple[list[dict], list[dict]]:
+    """(one row per done call, one row per event) from the store."""
+    query = sa.select(calls, reports.c.report).join(reports, reports.c.call_id == calls.c.call_id).where(
+        calls.c.status == DONE).order_by(calls.c.call_id)
+    rows, event_rows = [], []
+    with store.engine.connect() as c:
+        for record in c.execute(query).mappings():
+            call = dict(record)
+            if since and call.get("start_time") and call["start_time"] < since.strftime("%Y%m%d%H%M%S"):
+                continue
+            report = json.loads(call.pop("report"))
+            row = call_row(call, report, redact)
+            rows.append(row)
+            for e in report.get("events", []):
+                event_rows.append({"call_id": row["call_id"], "agent_id": call.get("agent_id"), "type": e["type"],
+                                   "role": e["role"], "begin_ms": e["begin_ms"], "end_ms": e["end_ms"],
+                                   "score": e["score"]})
+    return rows, event_rows
+
+
+def by_agent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-agent aggregates over the exported calls."""
+    agents: dict[str, list[dict]] = {}
+    for row in rows:
+        agents.setdefault(row.get("agent_id") or "unknown", []).append(row)
+    out = []
+    for agent, own in sorted(agents.items()):
+        scores = [r["score"] for r in own if r["score"] is not None]
+        agg = {"agent_id": agent, "calls": len(own), "hours": round(sum(r["duration_s"] for r in own) / 3600, 3),
+               "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
+               "pass_rate": round(sum(bool(r["passed"]) for r in own) / len(own), 3),
+               "fatal_calls": sum(bool(r["fatal"]) for r in own),
+               "mean_agitation": round(sum(r["agitation_score"] or 0 for r in own) / len(own), 3)}
+        for event_type in EVENT_TYPES:
+            agg[f"events_{event_type}"] = sum(r[f"events_{event_type}"] for r in own)
+        out.append(agg)
+    return out
+
+
+EVENT_COLUMNS = ("call_id", "agent_id", "type", "role", "begin_ms", "end_ms", "score")
+
+
+def write_table(rows: list[dict[str, Any]], path: Path, fmt: str, columns: Sequence[str] | None = None) -> None:
+    """Write rows atomically (temporary file, then rename)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
+    tmp = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(tmp, index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(tmp, index=False)
+    elif fmt == "jsonl":
+        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    else:
+        raise AudioQAError(f"unknown format {fmt!r}: csv, parquet or jsonl")
+    tmp.replace(path)
+
+
+def export(store: Store, out: Path, *, fmt: str, since: datetime | None = None, by: str = "call",
+           redact: bool = True) -> tuple[Path, Path | None, int]:
+    """Write the export; returns (main file, events file or None, rows written)."""
+    rows, event_rows = collect(store, since=since, redact=redact)
+    if by == "agent":
+        rows = by_agent(rows)
+    write_table(rows, out, fmt)
+    events_path = None
+    if by == "call":
+        events_path = out.with_name(f"{out.stem}.events{out.suffix}")
+        write_table(event_rows, events_path, fmt, columns=EVENT_COLUMNS)
+    return out, events_path, len(rows)

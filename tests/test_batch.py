@@ -1,0 +1,218 @@
+"""The nightly batch: bad files fail alone, reruns resume and duplicate nothing, exports for QA tools.
+
+Batches run as real subprocesses (``python -m audioqa batch``) with the real models, on short cuts of
+the sample calls, against SQLite, a real PostgreSQL server, and a local Ray instance.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import sqlalchemy as sa
+
+from .conftest import sample_path
+
+pytestmark = pytest.mark.slow
+
+GOOD = ("en_support_stereo_8k", "en_complaint_mono")
+
+
+def make_inputs(folder: Path, *, good: int = 2, bad: bool = True) -> Path:
+    """Short good calls (12 s cuts of the samples, named by the filename pattern) and broken files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(good):
+        source = GOOD[i % len(GOOD)]
+        samples, rate = sf.read(sample_path(source), dtype="float32")
+        name = f"20261127{183000 + i:06d}_A{i % 2:03d}_billing_call{i:03d}.flac"
+        sf.write(folder / name, samples[: 12 * rate], rate)
+    if bad:
+        (folder / "empty.wav").write_bytes(b"")
+        whole = sample_path("zh_complaint_stereo").read_bytes()
+        (folder / "truncated.wav").write_bytes(whole[:200000])
+        (folder / "notes.txt").write_text("not a recording\n")
+        (folder / "fake.mp3").write_bytes(b"ID3 but not really an mp3" * 100)
+        (folder / os.fsdecode(b"caller\xff\xfe.wav")).write_bytes(whole[:100])
+    return folder
+
+
+def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "audioqa", "batch", *args], capture_output=True, text=True,
+                          timeout=timeout, errors="replace")
+
+
+CONFIG = "batch:\n  filename_pattern: '(?P<start_time>\\d{14})_(?P<agent_id>[^_]+)_(?P<queue>[^_]+)_(?P<call_id>\\w+)'\n"
+
+
+@pytest.fixture
+def config_file(tmp_path) -> Path:
+    path = tmp_path / "site.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def rows(url: str, table: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    with engine.connect() as c:
+        out = [dict(r) for r in c.execute(sa.text(f"SELECT * FROM {table}")).mappings()]
+    engine.dispose()
+    return out
+
+
+def check_complete(url: str, out: Path, n_good: int = 2) -> None:
+    calls = {r["call_id"]: r for r in rows(url, "calls")}
+    done = [r for r in calls.values() if r["status"] == "done"]
+    assert len(done) == n_good
+    for r in done:
+        report = json.loads((out / f"{r['call_id']}.json").read_text())
+        assert report["source"]["sha256"] == r["content_sha256"]
+        assert r["agent_id"] in ("A000", "A001") and r["queue"] == "billing"
+    events = rows(url, "events")
+    expected = sum(len(json.loads((out / f"{r['call_id']}.json").read_text())["events"]) for r in done)
+    assert len(events) == expected  # nothing duplicated
+    assert len(rows(url, "reports")) == len(rows(url, "scores")) == n_good
+    assert not [r for r in calls.values() if r["status"] in ("running", "pending")]
+    assert not glob.glob(str(out / ".*.tmp"))
+
+
+def check_failures(result: subprocess.CompletedProcess, url: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = {r["path"]: r["error"] for r in rows(url, "calls") if r["status"] == "failed"}
+    assert len(failed) == 5
+    reasons = " | ".join(failed.values())
+    for expected in ("empty file", "truncated", "unsupported extension '.txt'", "fake.mp3", "not valid UTF-8"):
+        assert expected in reasons
+    assert all("\n" not in reason for reason in failed.values())
+
+
+def test_batch_finishes_good_calls_fails_bad_ones_and_reruns_idempotently(tmp_path, config_file):
+    inputs, out = make_inputs(tmp_path / "in"), tmp_path / "out"
+    url = f"sqlite:///{out / 'audioqa.db'}"
+    first = run(str(inputs), "--out", str(out), "--config", str(config_file), "--workers", "2")
+    check_failures(first, url)
+    check_complete(url, out)
+    assert "done 2" in first.stdout and "failed 5" in first.stdout
+
+    before = (rows(url, "events"), rows(url, "rule_results"))
+    second = run(str(inputs), "--out", str(out), "--config", str(config_file))
+    assert second.returncode == 1
+    assert "done 0, re-scored 0, skipped 2, failed 5" in second.stdout
+    assert (rows(url, "events"), rows(url, "rule_results")) == before
+
+    # a changed rule pack re-scores the stored reports without re-transcribing
+    pack = tmp_path / "tiny.yaml"
+    pack.write_text("rules:\n  - {id: greet, category: c, severity: minor, weight: 1, "
+                    "pass_if: {said: {phrases: [thank you for calling]}}}\n")
+    config_file.write_text(CONFIG + f"rules:\n  packs: {{en: {pack}, zh: {pack}}}\n")
+    third = run(str(inputs), "--out", str(out), "--config", str(config_file))
+    assert "done 0, re-scored 2" in third.stdout, third.stdout + third.stderr
+    assert {r["rule_id"] for r in rows(url, "rule_results")} == {"greet"}
+    check_complete(url, out)
+
+
+def test_batch_killed_midway_resumes_with_nothing_lost_or_duplicated(tmp_path, config_file):
+    inputs, out = make_inputs(tmp_path / "in", good=4, bad=False), tmp_path / "out"
+    url = f"sqlite:///{out / 'audioqa.db'}"
+    process = subprocess.Popen([sys.executable, "-m", "audioqa", "batch", str(inputs), "--out", str(out),
+                                "--config", str(config_file)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        time.sleep(0.5)
+        if (out / "audioqa.db").exists():
+            try:
+                if any(r["status"] == "done" for r in rows(url, "calls")):
+                    break
+            except sa.exc.OperationalError:
+                continue
+    os.killpg(process.pid, signal.SIGKILL)  # the whole job: parent and worker processes
+    process.wait()
+    assert 1 <= sum(r["status"] == "done" for r in rows(url, "calls")) < 4
+    rerun = run(str(inputs), "--out", str(out), "--config", str(config_file))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    check_complete(url, out, n_good=4)
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A throwaway PostgreSQL server (Debian's package; `make test` installs it) on a private socket."""
+    bindir = _postgres_bin()
+    if bindir is None or os.geteuid() != 0:
+        pytest.fail("PostgreSQL is not installed (make test installs Debian's postgresql) or not running as root")
+    base = Path(tempfile.mkdtemp(prefix="audioqa-pg-"))
+    data, sockets = base / "data", base / "run"
+    sockets.mkdir()
+    os.chmod(base, 0o755)
+    shutil.chown(base, "postgres")
+    shutil.chown(sockets, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)
+    port = "55439"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
+                    f"-p {port} -k {sockets} -c listen_addresses=''", "start"], check=True, capture_output=True)
+    subprocess.run([*as_postgres, str(bindir / "createdb"), "-h", str(sockets), "-p", port, "audioqa"], check=True)
+    yield f"postgresql+psycopg://postgres@/audioqa?host={sockets}&port={port}"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                   capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_batch_against_postgresql(tmp_path, config_file, postgres_url):
+    inputs, out = make_inputs(tmp_path / "in"), tmp_path / "out"
+    first = run(str(inputs), "--out", str(out), "--db", postgres_url, "--config", str(config_file))
+    check_failures(first, postgres_url)
+    check_complete(postgres_url, out)
+    second = run(str(inputs), "--out", str(out), "--db", postgres_url, "--config", str(config_file))
+    assert "skipped 2, failed 5" in second.stdout
+    check_complete(postgres_url, out)
+
+
+def test_batch_on_a_local_ray_instance(tmp_path, config_file):
+    inputs, out = make_inputs(tmp_path / "in"), tmp_path / "out"
+    url = f"sqlite:///{out / 'audioqa.db'}"
+    result = run(str(inputs), "--out", str(out), "--config", str(config_file), "--executor", "ray", "--workers", "1")
+    check_failures(result, url)
+    check_complete(url, out)
+
+
+def test_exports_open_in_pandas_and_pyarrow(tmp_path, config_file):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    inputs, out = make_inputs(tmp_path / "in", bad=False), tmp_path / "out"
+    assert run(str(inputs), "--out", str(out), "--config", str(config_file)).returncode == 0
+    db = f"sqlite:///{out / 'audioqa.db'}"
+    for fmt in ("csv", "parquet", "jsonl"):
+        target = tmp_path / f"calls.{fmt}"
+        result = subprocess.run([sys.executable, "-m", "audioqa", "export", "--db", db, "--format", fmt,
+                                 "--out", str(target)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        frame = {"csv": pd.read_csv, "parquet": pd.read_parquet,
+                 "jsonl": lambda p: pd.read_json(p, lines=True)}[fmt](target)
+        assert len(frame) == 2 and set(frame["agent_id"]) == {"A000", "A001"}
+        for column in ("call_id", "score", "fatal", "flags", "agent_talk_s", "events_customer_agitation",
+                       "rule_greeting"):
+            assert column in frame.columns
+        assert (tmp_path / f"calls.events.{fmt}").exists()
+    assert pq.read_table(tmp_path / "calls.parquet").num_rows == 2
+    agents = tmp_path / "agents.csv"
+    subprocess.run([sys.executable, "-m", "audioqa", "export", "--db", db, "--by", "agent", "--out", str(agents)],
+                   check=True, capture_output=True)
+    by_agent = pd.read_csv(agents)
+    assert sorted(by_agent["agent_id"]) == ["A000", "A001"] and by_agent["calls"].sum() == 2
