@@ -178,7 +178,8 @@ def run_call(path: str, call_id: str) -> dict[str, Any]:
     """
     import dataclasses
 
-    from .pipeline import analyze_file
+    from .html import write_call_page
+    from .pipeline import decode_and_analyze
     from .report import write_report
 
     config: Config = _worker["config"]
@@ -188,10 +189,13 @@ def run_call(path: str, call_id: str) -> dict[str, Any]:
         if use_alarm:
             signal.signal(signal.SIGALRM, _alarm)
             signal.alarm(timeout_s)
-        report = analyze_file(path, _worker["models"], config)
+        audio, report = decode_and_analyze(path, _worker["models"], config)
         report = dataclasses.replace(report, call_id=call_id)
-        written = write_report(report, _worker["out_dir"])
-        return {"report": report.to_dict(), "report_path": str(written[-1])}
+        data = report.to_dict()
+        if config.report.html:
+            write_call_page(data, Path(_worker["out_dir"]), samples=audio.samples)
+        written = write_report(report, _worker["out_dir"])  # JSON last: the call's files are complete
+        return {"report": data, "report_path": str(written[-1])}
     except _Timeout:
         return {"error": f"timed out after {timeout_s} s", "permanent": False}
     except AudioError as e:
@@ -339,6 +343,12 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
         runner(to_analyse, store, config, workers=max(1, workers), config_path=config_path, overrides=overrides,
                out_dir=out_dir, summary=summary, progress=progress, **kwargs)
     summary.processing_s = time.perf_counter() - started
+    if config.report.html:
+        from .export import collect
+        from .html import render_index
+
+        rows, _ = collect(store, redact=False)
+        write_atomic(out_dir / "index.html", render_index(rows, title=f"audioqa: {len(rows)} calls"))
     return summary
 
 

@@ -6,6 +6,7 @@ Errors become exit codes here and nowhere else: 0 all done, 1 some calls failed,
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -53,15 +54,18 @@ def analyze(
     device: Annotated[Optional[str], typer.Option(help="cpu | cuda")] = None,
     redact: Annotated[bool, typer.Option("--redact", help="Mask phone, ID, card numbers and e-mails in the reports.")] = False,
     redact_audio: Annotated[bool, typer.Option("--redact-audio", help="Also write <call_id>.redacted.wav with those spans silenced.")] = False,
+    html_page: Annotated[bool, typer.Option("--html/--no-html", help="Write the spot-check page <call_id>.html.")] = True,
+    html_audio: Annotated[str, typer.Option(help="embed (audio inside the page) | link (relative path to the recording)")] = "embed",
 ) -> None:
     """Analyse call recordings and write one report per call into --out.
 
     A file that cannot be analysed is reported with a one-line reason; the others go on.
     Exit code: 0 all done, 1 some calls failed, 2 nothing could run (bad config, models missing).
     """
-    from .audio import SAMPLE_RATE_HZ, decode_audio
+    from .audio import SAMPLE_RATE_HZ
+    from .html import write_call_page
     from .models import load_models
-    from .pipeline import analyze_file
+    from .pipeline import decode_and_analyze
     from .redact import redact_audio as redact_audio_samples
     from .redact import redact_report, write_wav
     from .report import summary_row, write_report
@@ -87,15 +91,17 @@ def analyze(
     rows, failed = [], []
     for path in files:
         try:
-            report = analyze_file(path, models, config)
+            audio, report = decode_and_analyze(path, models, config)
+            samples = audio.samples
             if redact or redact_audio:
                 report = redact_report(report)
             if redact_audio:
-                audio = decode_audio(path, silent_peak_dbfs=config.audio.silent_peak_dbfs)
-                write_wav(Path(out_dir) / f"{report.call_id}.redacted.wav",
-                          redact_audio_samples(audio.samples, report.options["redactions"], sample_rate_hz=SAMPLE_RATE_HZ),
-                          sample_rate_hz=SAMPLE_RATE_HZ)
+                samples = redact_audio_samples(samples, report.options["redactions"], sample_rate_hz=SAMPLE_RATE_HZ)
+                write_wav(Path(out_dir) / f"{report.call_id}.redacted.wav", samples, sample_rate_hz=SAMPLE_RATE_HZ)
             write_report(report, out_dir)
+            if html_page:
+                link = os.path.relpath(Path(path).resolve(), Path(out_dir).resolve()) if html_audio == "link" else None
+                write_call_page(report.to_dict(), Path(out_dir), samples=samples, audio_relative=link)
             rows.append(summary_row(report))
         except AudioQAError as e:
             failed.append(str(e))

@@ -163,6 +163,7 @@ class BatchOptions(_Section):
 
 class ReportOptions(_Section):
     call_id_pattern: str | None
+    html: bool
 
 
 class Config(_Section):

@@ -153,13 +153,19 @@ def apply_rules(turns: Sequence[Turn], events: Sequence[Event], duration_ms: int
     return results, score_call(results, events, duration_ms, pass_mark=pack.pass_mark)
 
 
-def analyze_file(path: str | Path, models: Models, config: Config) -> CallReport:
-    """Decode and analyse one file with models already loaded (the batch and CLI path)."""
+def decode_and_analyze(path: str | Path, models: Models, config: Config) -> tuple[Audio, CallReport]:
+    """Decode and analyse one file with models already loaded; the decoded audio comes back for the
+    spot-check page and redacted copies, so nothing decodes a call twice."""
     timer = _Timer()
     with timer.stage("decode"):
         audio = decode_audio(path, silent_peak_dbfs=config.audio.silent_peak_dbfs)
-    return analyze_audio(audio, models, config, call_id=call_id_for(path, config.report.call_id_pattern),
-                         timer=timer)
+    return audio, analyze_audio(audio, models, config, call_id=call_id_for(path, config.report.call_id_pattern),
+                                timer=timer)
+
+
+def analyze_file(path: str | Path, models: Models, config: Config) -> CallReport:
+    """Decode and analyse one file with models already loaded."""
+    return decode_and_analyze(path, models, config)[1]
 
 
 def analyze(path: str | Path, config: Config | str | Path | None = None, models: Models | None = None) -> CallReport:
