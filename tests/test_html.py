@@ -100,7 +100,7 @@ def test_hostile_transcript_shows_as_text_and_runs_nothing(browser, tmp_path):
 
 
 def test_page_is_self_contained_text():
-    page = render_call_page(minimal_report("one two"), audio_src="data:audio/ogg;base64,AAAA")
+    page = render_call_page(minimal_report("hi <script>alert(1)</script>"), audio_src="data:audio/ogg;base64,AAAA")
     assert "<script src" not in page and "<link" not in page and "http://" not in page and "https://" not in page
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # escaped, never raw
 
