@@ -40,13 +40,6 @@ def _vad_parameters(options: AsrOptions):
                       threshold=options.vad_threshold)
 
 
-def detect_language(model: Any, samples: np.ndarray, options: AsrOptions) -> str:
-    """Language code ("zh", "en", …) of a 16 kHz mono signal, from its speech only."""
-    language, _, _ = model.detect_language(samples, vad_filter=True, vad_parameters=_vad_parameters(options),
-                                           language_detection_segments=2)
-    return language
-
-
 def _keep_segment(segment: Any, options: AsrOptions) -> bool:
     if segment.no_speech_prob > options.no_speech_threshold and segment.avg_logprob < options.log_prob_threshold:
         return False
@@ -55,18 +48,22 @@ def _keep_segment(segment: Any, options: AsrOptions) -> bool:
     return segment.compression_ratio <= options.compression_ratio_threshold
 
 
-def transcribe(model: Any, samples: np.ndarray, *, language: str, options: AsrOptions,
-               speaker: str = "") -> list[Word]:
+def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options: AsrOptions,
+               speaker: str = "") -> tuple[list[Word], str]:
     """Recognise one 16 kHz mono signal into words with times in ms.
 
     Args:
         model: a loaded ``faster_whisper.WhisperModel``.
         samples: float32 array, shape (n,), 16 kHz.
-        language: Whisper language code; never "auto" here (detect it first).
+        language: Whisper language code, or None to detect it from the speech (no separate pass: the
+            recogniser detects it on its first window).
         options: the ``asr`` configuration section.
         speaker: label stamped on every word (the channel's speaker on stereo calls).
+
+    Returns:
+        (words, the language used).
     """
-    segments, _ = model.transcribe(
+    segments, info = model.transcribe(
         samples,
         language=language,
         beam_size=options.beam_size,
@@ -78,7 +75,9 @@ def transcribe(model: Any, samples: np.ndarray, *, language: str, options: AsrOp
         log_prob_threshold=options.log_prob_threshold,
         compression_ratio_threshold=options.compression_ratio_threshold,
         hallucination_silence_threshold=options.hallucination_silence_s,
+        language_detection_segments=2,
     )
+    language = info.language
     words = []
     for segment in segments:  # a lazy generator: decoding happens here
         if not _keep_segment(segment, options):
@@ -91,5 +90,5 @@ def transcribe(model: Any, samples: np.ndarray, *, language: str, options: AsrOp
             if text:
                 words.append(Word(text, round(w.start * 1000), max(round(w.end * 1000), round(w.start * 1000) + 1),
                                   round(float(w.probability), 3), speaker))
-    return words
+    return words, language
 

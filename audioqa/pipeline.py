@@ -1,7 +1,7 @@
 """One call, start to finish: the whole pipeline in one function.
 
-decode ─► speakers (channels or diarisation) ─► language ─► transcribe ─► turns & roles ─► conversation
-       ─► prosody ─► detectors ─► rules & score
+decode ─► speakers (channels or diarisation) ─► transcribe (language detected on the way) ─► turns & roles
+       ─► conversation ─► prosody ─► detectors ─► rules & score
 """
 
 from __future__ import annotations
@@ -83,16 +83,14 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
                 raise ConfigError("a one-channel call needs the diarisation pipeline, which was not loaded")
             segments = diarise(models.diarization, mono, config.diarization)
 
-    with timer.stage("language"):
-        language = config.asr.language
-        if language == "auto":
-            loudest = max(signals.values(), key=lambda s: float(np.mean(s**2)))
-            language = asr.detect_language(models.whisper, loudest, config.asr)
-
     with timer.stage("asr"):
+        language = None if config.asr.language == "auto" else config.asr.language
         words = []
-        for speaker, signal in signals.items():
-            words += asr.transcribe(models.whisper, signal, language=language, options=config.asr, speaker=speaker)
+        # the loudest signal first: with language "auto" it decides the language for the others
+        for speaker in sorted(signals, key=lambda s: -float(np.mean(signals[s] ** 2))):
+            found, language = asr.transcribe(models.whisper, signals[speaker], language=language, options=config.asr,
+                                             speaker=speaker)
+            words += found
 
     with timer.stage("turns"):
         if stereo:
