@@ -39,7 +39,8 @@ class Audio:
         return self.samples.shape[1] * 1000 // SAMPLE_RATE_HZ
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -123,7 +124,7 @@ def decode_audio(path: str | Path, *, silent_peak_dbfs: float = -55.0) -> Audio:
     peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_dbfs < silent_peak_dbfs:
         raise AudioError(path, f"entirely silent (peak {peak_dbfs:.0f} dBFS < {silent_peak_dbfs:.0f} dBFS)")
-    return Audio(str(path), samples, source_rate, source_channels, _sha256(path))
+    return Audio(str(path), samples, source_rate, source_channels, sha256_file(path))
 
 
 def is_fake_stereo(samples: np.ndarray, *, min_corr: float = 0.995, max_level_diff_db: float = 1.0) -> bool:

@@ -24,6 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .audio import sha256_file
 from .config import Config, load_config
 from .errors import AudioError, AudioQAError
 from .report import rescore_report, write_atomic
@@ -52,14 +53,6 @@ class Summary:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def config_hashes(config: Config) -> tuple[str, str]:

@@ -196,29 +196,29 @@ rules_app = typer.Typer(help="Check rule packs.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 
-@rules_app.command("validate")
-def rules_validate(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
-    """Load a pack and report the first problem as FILE:LINE: rule ID: reason. Exit 1 if invalid."""
+def _load_pack_or_exit(pack: Path):
     from .rules import RuleError, load_pack
 
     try:
-        loaded = load_pack(pack)
+        return load_pack(pack)
     except RuleError as e:
         err.print(str(e), highlight=False)
         raise typer.Exit(code=1) from None
+
+
+@rules_app.command("validate")
+def rules_validate(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
+    """Load a pack and report the first problem as FILE:LINE: rule ID: reason. Exit 1 if invalid."""
+    loaded = _load_pack_or_exit(pack)
     out.print(f"{pack}: {len(loaded.rules)} rules, valid", highlight=False)
 
 
 @rules_app.command("test")
 def rules_test(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
     """Run every rule's pass and fail examples. Exit 1 if any example does not behave as stated."""
-    from .rules import RuleError, load_pack, run_examples
+    from .rules import run_examples
 
-    try:
-        loaded = load_pack(pack)
-    except RuleError as e:
-        err.print(str(e), highlight=False)
-        raise typer.Exit(code=1) from None
+    loaded = _load_pack_or_exit(pack)
     failures = run_examples(loaded)
     n = sum(len(r.examples.get("pass", [])) + len(r.examples.get("fail", [])) for r in loaded.rules)
     for line in failures:
