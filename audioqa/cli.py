@@ -192,6 +192,56 @@ def eval_rules(
         out.print(f"  {e['lang']}: {e['text']!r}: expected {e['expected']}, fired {e['fired']}", highlight=False)
 
 
+def _eval_table(title: str, rows: list[dict], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title=title)
+    for column in (rows[0] if rows else {"result": ""}):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)
+
+
+@eval_app.command("diarization")
+def eval_diarization(
+    manifest: Annotated[Path, typer.Argument(help="TSV with path, reference (naming an RTTM) and n_speakers columns.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """DER of the mono path at collars 0 and 0.25 s against reference RTTMs (pyannote.metrics)."""
+    from .evaluate import evaluate_diarization
+    from .models import load_diarization
+
+    if not manifest.is_file():
+        err.print(f"{manifest}: not found; nothing to evaluate", highlight=False)
+        raise typer.Exit(code=0)
+    config = load_config(config_path)
+    pipeline, _ = load_diarization(config.models, config.diarization)
+    _eval_table(f"diarization: {manifest}", evaluate_diarization(manifest, config, pipeline), as_json)
+
+
+@eval_app.command("asr")
+def eval_asr(
+    manifest: Annotated[Path, typer.Argument(help="TSV with path, transcript and language columns.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """WER (English) or CER (Chinese, after normalisation) of the recogniser against reference transcripts."""
+    from .evaluate import evaluate_asr
+    from .models import load_whisper
+
+    if not manifest.is_file():
+        err.print(f"{manifest}: not found; nothing to evaluate", highlight=False)
+        raise typer.Exit(code=0)
+    config = load_config(config_path)
+    whisper, _ = load_whisper(config.models)
+    _eval_table(f"asr: {manifest}", evaluate_asr(manifest, config, whisper), as_json)
+
+
 rules_app = typer.Typer(help="Check rule packs.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
@@ -351,3 +401,24 @@ def export_cmd(
         err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
     out.print(f"{main_path}: {n} rows" + (f"; events: {events_path}" if events_path else ""), highlight=False)
+
+
+@app.command()
+def bench(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where results.md and results.json go.")] = Path("bench"),
+    shared_data: Annotated[Path, typer.Option(help="../shared/data (the AWS calls are used when present).")] = Path("../shared/data"),
+    config_path: Annotated[Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")] = None,
+) -> None:
+    """Per-stage wall time, real-time factor and peak memory, against the naive faster-whisper + pyannote baseline."""
+    from .bench import run_bench, write_results
+    from .config import DEFAULT_CONFIG_PATH
+    from .models import load_models
+
+    config = load_config(config_path)
+    models = load_models(config.models, config.diarization)
+    sample_dir = DEFAULT_CONFIG_PATH.parent.parent / "sample_audio"
+    if not shared_data.is_dir():
+        err.print(f"{shared_data}: not found; benchmarking the sample calls only", highlight=False)
+    results = run_bench(models, config, sample_dir, shared_data if shared_data.is_dir() else None)
+    json_path, md_path = write_results(results, out_dir)
+    out.print(md_path.read_text(encoding="utf-8"), highlight=False)

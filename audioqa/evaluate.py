@@ -138,3 +138,78 @@ def evaluate_rules_on_utterances(utterances: str | Path, packs: dict[str, Any]) 
         c["precision"] = round(c["tp"] / (c["tp"] + c["fp"]), 3) if c["tp"] + c["fp"] else 1.0
         c["recall"] = round(c["tp"] / (c["tp"] + c["fn"]), 3) if c["tp"] + c["fn"] else 1.0
     return {"by_language": counts, "errors": errors}
+
+
+def _rttm_for(audio: Path, reference: str) -> Path | None:
+    """The reference RTTM named in a manifest's ``reference`` text, next to the audio (else any *.rttm there)."""
+    for token in reference.replace("+", " ").split():
+        if token.endswith(".rttm") and (audio.parent / token).is_file():
+            return audio.parent / token
+    same_stem = audio.with_suffix(".rttm")
+    return same_stem if same_stem.is_file() else next(iter(sorted(audio.parent.glob("*.rttm"))), None)
+
+
+def evaluate_diarization(manifest: str | Path, config: Config, pipeline: Any) -> list[dict[str, Any]]:
+    """DER of the mono path (decoded and mixed down as audioqa does) at collars 0 and 0.25 s.
+
+    The speaker count comes from the manifest's ``n_speakers`` column when it has one (an oracle count),
+    otherwise from the configuration (two by default).
+    """
+    from pyannote.core import Annotation, Segment
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    from .diarise import diarise
+
+    root = Path(manifest).parent
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    results = []
+    for row in rows:
+        audio_path = root / row["path"]
+        rttm = _rttm_for(audio_path, row.get("reference", ""))
+        if rttm is None:
+            continue
+        reference = Annotation()
+        for line in rttm.read_text().splitlines():
+            fields = line.split()
+            if fields and fields[0] == "SPEAKER":
+                reference[Segment(float(fields[3]), float(fields[3]) + float(fields[4]))] = fields[7]
+        n = row.get("n_speakers", "").strip()
+        options = config.diarization.model_copy(update={"num_speakers": int(n)}) if n.isdigit() else config.diarization
+        audio = decode_audio(audio_path)
+        segments = diarise(pipeline, audio.samples.mean(axis=0), options, exclusive=False)
+        hypothesis = Annotation()
+        for s in segments:
+            hypothesis[Segment(s.begin_ms / 1000, s.end_ms / 1000)] = s.speaker
+        results.append({"path": row["path"], "duration_s": round(audio.duration_ms / 1000, 1),
+                        "speakers": options.num_speakers,
+                        "der_collar_0": round(float(DiarizationErrorRate(collar=0.0)(reference, hypothesis)), 4),
+                        "der_collar_0.25": round(float(DiarizationErrorRate(collar=0.25)(reference, hypothesis)), 4)})
+    return results
+
+
+def evaluate_asr(manifest: str | Path, config: Config, whisper: Any) -> list[dict[str, Any]]:
+    """Word error rate (English) or character error rate (Chinese, after normalisation) per clip."""
+    from .asr import transcribe
+    from .text import edit_distance, normalise
+
+    root = Path(manifest).parent
+    with open(manifest, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    results = []
+    for row in rows:
+        if not row.get("transcript"):
+            continue
+        language = "zh" if row.get("language", "").startswith("zh") else "en"
+        audio = decode_audio(root / row["path"])
+        words, _ = transcribe(whisper, audio.samples.mean(axis=0), language=language, options=config.asr)
+        hypothesis = normalise(" ".join(w.text for w in words))  # Chinese numerals and digits compare equal
+        reference = normalise(row["transcript"])
+        if language == "zh":
+            ref, hyp, unit = reference.replace(" ", ""), hypothesis.replace(" ", ""), "cer"
+        else:
+            ref, hyp, unit = reference.split(), hypothesis.split(), "wer"
+        results.append({"path": row["path"], "metric": unit, "errors": edit_distance(ref, hyp),
+                         "reference_units": len(ref), "error_rate": round(edit_distance(ref, hyp) / max(1, len(ref)), 4),
+                         "hypothesis": hypothesis})
+    return results

@@ -48,15 +48,17 @@ def test_broken_files_fail_alone_with_a_reason(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["analyze"], ["rescore"], ["rules", "validate"], ["rules", "test"],
-                                     ["eval", "agitation"], ["eval", "rules"]])
+                                     ["eval", "agitation"], ["eval", "rules"], ["eval", "diarization"],
+                                     ["eval", "asr"], ["batch"], ["export"], ["bench"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
     assert cli.app.registered_commands
 
 
-def test_eval_agitation_without_data_says_so_and_exits_0(tmp_path):
-    result = runner.invoke(app, ["eval", "agitation", str(tmp_path / "MANIFEST.tsv"), "--json"])
+@pytest.mark.parametrize("mode", ["agitation", "rules", "diarization", "asr"])
+def test_eval_without_data_says_so_and_exits_0(tmp_path, mode):
+    result = runner.invoke(app, ["eval", mode, str(tmp_path / "MANIFEST.tsv"), "--json"])
     assert result.exit_code == 0
     assert "not found" in result.output
 
