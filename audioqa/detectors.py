@@ -15,14 +15,16 @@ from typing import Any
 
 from .config import DetectorOptions
 from .prosody import SegmentProsody, SpeakerProsody
-from .records import AGENT, CUSTOMER, Conversation, Event, Turn
+from .records import AGENT, CUSTOMER, Conversation, Event, Turn, Word
+from .text import IndexedText, find_normalised
 from .turns import join_words, normalise_text
 
 
 def cue_hits(text: str, phrases: Sequence[str]) -> list[str]:
-    """The phrases of a cue list found in ``text`` (case, width and punctuation ignored)."""
-    norm = normalise_text(text)
-    return [p for p in phrases if normalise_text(p) and normalise_text(p) in norm]
+    """The phrases of a cue list found in ``text``, matched as the rule engine's normalised mode does
+    (case, width, punctuation and script ignored; Latin words whole: "sue" is not in "issue")."""
+    index = IndexedText.from_words([Word(text, 0, 0, 1.0)])
+    return [p for p in phrases if find_normalised(index, p)]
 
 
 def _sigmoid(x: float) -> float:

@@ -151,3 +151,11 @@ def test_customer_kind_comes_from_behaviour_and_words(config):
     quiet = [turn("A", "agent", 0, 20000, " ".join(["talk"] * 40)), turn("C", "customer", 20500, 21000, "ok")]
     conversation = analyse_conversation(quiet, 22000, config.conversation)
     assert classify_customer(quiet, conversation, [], {"peak": None}, config.detectors)["kind"] == "silent"
+
+
+def test_cues_match_whole_words_and_ignore_script_and_punctuation():
+    from audioqa.detectors import cue_hits
+
+    assert cue_hits("This is an issue with my bill", ["sue", "court"]) == []
+    assert cue_hits("I will SUE you, and take you to court!", ["sue", "court"]) == ["sue", "court"]
+    assert cue_hits("我要找消費者協會", ["消费者协会"]) == ["消费者协会"]
