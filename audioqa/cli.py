@@ -123,6 +123,13 @@ def analyze(
         raise typer.Exit(code=1)
 
 
+def _require_data(path: Path) -> None:
+    """Eval modes say so and exit 0 when their data is absent (a fresh clone has no ../shared)."""
+    if not path.is_file():
+        err.print(f"{path}: not found; nothing to evaluate", highlight=False)
+        raise typer.Exit(code=0)
+
+
 eval_app = typer.Typer(help="Measure accuracy on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
@@ -143,9 +150,7 @@ def eval_agitation(
 
     from .evaluate import evaluate_agitation
 
-    if not manifest.is_file():
-        err.print(f"{manifest}: not found; nothing to evaluate", highlight=False)
-        raise typer.Exit(code=0)
+    _require_data(manifest)
     try:
         result = evaluate_agitation(manifest, load_config(config_path), gain_normalize=gain_normalize)
     except AudioQAError as e:
@@ -173,9 +178,7 @@ def eval_rules(
     from .evaluate import evaluate_rules_on_utterances
     from .rules import load_pack
 
-    if not utterances.is_file():
-        err.print(f"{utterances}: not found; nothing to evaluate", highlight=False)
-        raise typer.Exit(code=0)
+    _require_data(utterances)
     config = load_config(config_path)
     packs = {lang: load_pack(config.rules.pack_path(lang)) for lang in config.rules.packs}
     result = evaluate_rules_on_utterances(utterances, packs)
@@ -216,9 +219,7 @@ def eval_diarization(
     from .evaluate import evaluate_diarization
     from .models import load_diarization
 
-    if not manifest.is_file():
-        err.print(f"{manifest}: not found; nothing to evaluate", highlight=False)
-        raise typer.Exit(code=0)
+    _require_data(manifest)
     config = load_config(config_path)
     pipeline, _ = load_diarization(config.models, config.diarization)
     _eval_table(f"diarization: {manifest}", evaluate_diarization(manifest, config, pipeline), as_json)
@@ -234,9 +235,7 @@ def eval_asr(
     from .evaluate import evaluate_asr
     from .models import load_whisper
 
-    if not manifest.is_file():
-        err.print(f"{manifest}: not found; nothing to evaluate", highlight=False)
-        raise typer.Exit(code=0)
+    _require_data(manifest)
     config = load_config(config_path)
     whisper, _ = load_whisper(config.models)
     _eval_table(f"asr: {manifest}", evaluate_asr(manifest, config, whisper), as_json)
