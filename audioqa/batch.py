@@ -326,6 +326,11 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
             data = rescore_report(data, pack) if pack else data
             report_path = out_dir / f"{job.call['call_id']}.json"
             write_atomic(report_path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+            if config.report.html:  # the page shows the scorecard: refresh it (decoding only, no ASR)
+                from .audio import decode_audio
+                from .html import write_call_page
+
+                write_call_page(data, out_dir, samples=decode_audio(job.path).samples)
             store.finish(job.call, data, str(report_path))
             summary.rescored.append(job.call["call_id"])
             progress(job.call["call_id"], "rescored")

@@ -117,6 +117,7 @@ def test_batch_finishes_good_calls_fails_bad_ones_and_reruns_idempotently(tmp_pa
     third = run(str(inputs), "--out", str(out), "--config", str(config_file))
     assert "done 0, re-scored 2" in third.stdout, third.stdout + third.stderr
     assert {r["rule_id"] for r in rows(url, "rule_results")} == {"greet"}
+    assert "greet" in (out / "call000.html").read_text(encoding="utf-8")  # the page shows the new scorecard
     check_complete(url, out)
 
 
