@@ -63,7 +63,13 @@ def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options
     Returns:
         (words, the language used).
     """
-    segments, info = model.transcribe(
+    runner, batching = model, {}
+    if options.gpu_batch_size > 0 and getattr(model.model, "device", "cpu") == "cuda":
+        from faster_whisper import BatchedInferencePipeline
+
+        # on a GPU, decode VAD chunks side by side; each chunk is decoded on its own (no previous text)
+        runner, batching = BatchedInferencePipeline(model), {"batch_size": options.gpu_batch_size}
+    segments, info = runner.transcribe(
         samples,
         language=language,
         beam_size=options.beam_size,
@@ -76,6 +82,7 @@ def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options
         compression_ratio_threshold=options.compression_ratio_threshold,
         hallucination_silence_threshold=options.hallucination_silence_s,
         language_detection_segments=2,
+        **batching,
     )
     language = info.language
     words = []

@@ -3,7 +3,7 @@
 For each call (the sample calls, and the AWS contact-centre calls from ``../shared/data`` when present):
 audioqa's wall time, real-time factor and the process's peak memory after each stage; then, on the same
 file and with the same weights, the naive baseline: stock faster-whisper ``transcribe`` on the mono mix
-followed by pyannote's stock ``SpeakerDiarization`` (its default 0.1 step, embeddings one at a time).
+followed by pyannote's stock ``SpeakerDiarization`` (its default 0.1 step, embeddings one at a time, PyTorch).
 """
 
 from __future__ import annotations
@@ -56,9 +56,12 @@ def naive_baseline(path: Path, models: Models, stock_pipeline: Any) -> dict[str,
 def run_bench(models: Models, config: Config, sample_dir: Path, shared_data: Path | None) -> dict[str, Any]:
     from pyannote.audio.pipelines import SpeakerDiarization
 
-    ours = models.diarization
-    stock = SpeakerDiarization(segmentation=ours._segmentation.model, embedding=ours._embedding.model_,
-                               plda=ours._plda, clustering="AgglomerativeClustering")
+    from .models import load_diarization
+
+    # the baseline gets the same weights in plain PyTorch (ours may run them with ONNX Runtime)
+    plain, _ = load_diarization(config.models.model_copy(update={"onnx_cpu": False}), config.diarization)
+    stock = SpeakerDiarization(segmentation=plain._segmentation.model, embedding=plain._embedding.model_,
+                               plda=plain._plda, clustering="AgglomerativeClustering")
     stock.instantiate({"segmentation": {"min_duration_off": 0.0},
                        "clustering": {"method": "centroid", "threshold": 0.6, "min_cluster_size": 12}})
     rows = []

@@ -28,6 +28,7 @@ class ModelsOptions(_Section):
     compute_type: str
     device: Literal["cpu", "cuda"]
     cpu_threads: int = Field(ge=0)
+    onnx_cpu: bool
     cache_dir: str | None
     segmentation: str
     embedding: str
@@ -55,6 +56,7 @@ class AsrOptions(_Section):
     min_avg_log_prob: float
     compression_ratio_threshold: float = Field(gt=0)
     hallucination_silence_s: float | None
+    gpu_batch_size: int = Field(ge=0)
 
 
 class DiarizationOptions(_Section):

