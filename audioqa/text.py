@@ -90,12 +90,13 @@ class IndexedText:
         return owners[0], owners[-1]
 
 
-def _bounded(text: str, start: int, end: int) -> bool:
-    """A Latin match must not start or end inside a word ("sue" is not in "issue")."""
+def _bounded(text: str, start: int, end: int, *, right: bool = True) -> bool:
+    """A Latin match must not start or end inside a word ("sue" is not in "issue"); ``right=False`` checks
+    the start only."""
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
     left_ok = is_cjk(text[start]) or not before.isalnum() or is_cjk(before)
-    right_ok = is_cjk(text[end - 1]) or not after.isalnum() or is_cjk(after)
+    right_ok = not right or is_cjk(text[end - 1]) or not after.isalnum() or is_cjk(after)
     return left_ok and right_ok
 
 
@@ -113,15 +114,27 @@ def find_normalised(index: IndexedText, phrase: str) -> list[tuple[int, int]]:
     return spans
 
 
-def edit_distance(a: Sequence, b: Sequence) -> int:
-    """Levenshtein distance between two sequences."""
-    previous = list(range(len(b) + 1))
+def edit_distance(a: Sequence, b: Sequence, *, limit: int | None = None) -> int:
+    """Levenshtein distance between two sequences; with ``limit``, anything above it is ``limit + 1``.
+
+    With a limit only the diagonal band of width ``2 * limit + 1`` is computed, and the computation stops
+    as soon as every path costs more than the limit.
+    """
+    bound = max(len(a), len(b)) if limit is None else limit
+    big = bound + 1
+    if abs(len(a) - len(b)) > bound:
+        return big
+    previous = [j if j <= bound else big for j in range(len(b) + 1)]
     for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        lo, hi = max(1, i - bound), min(len(b), i + bound)
+        current = [big] * (len(b) + 1)
+        current[0] = i if i <= bound else big
+        for j in range(lo, hi + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != b[j - 1]))
+        if min(current[lo - 1:hi + 1]) > bound:
+            return big
         previous = current
-    return previous[-1]
+    return min(previous[-1], big)
 
 
 def find_fuzzy(index: IndexedText, phrase: str, *, max_edits: int | None = None) -> list[tuple[int, int]]:
@@ -146,12 +159,14 @@ def find_fuzzy(index: IndexedText, phrase: str, *, max_edits: int | None = None)
     for start in sorted(candidates):
         if start < taken_until or start >= len(text) or text[start] == " ":
             continue
+        if not _bounded(text, start, start + 1, right=False):  # mid-word: cannot match (most candidates)
+            continue
         best = None
         for length in (n, n - 1, n + 1):
             end = start + length
             if end > len(text) or length <= 0:
                 continue
-            d = edit_distance(needle, text[start:end])
+            d = edit_distance(needle, text[start:end], limit=limit)
             if d <= limit and _bounded(text, start, end) and (best is None or d < best[0]):
                 best = (d, end)
         if best:
