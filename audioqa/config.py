@@ -128,6 +128,7 @@ class DetectorOptions(_Section):
     freeze_cut_off_window_ms: int = Field(gt=0)
     escalation_window_ms: int = Field(ge=0)
     escalation_threshold: float = Field(gt=0, lt=1)
+    escalation_min_loudness_z: float
     dry_rate_rel_min: float
     dry_range_ratio_max: float = Field(gt=0)
     monotone_range_st: float = Field(gt=0)

@@ -156,9 +156,11 @@ def detect_counter_escalation(turns: Sequence[Turn], conversation: Conversation,
     for i, t in enumerate(turns):
         if t.role != AGENT or not any(t.begin_ms < w_end and t.end_ms > w_begin for w_begin, w_end in windows):
             continue
-        loudest, acoustic = max((acoustic_arousal(p, options) for p in phrases.get(i, [])),
-                                key=lambda x: x[0], default=(0.0, {}))
-        raised = bool(acoustic) and agitation_score(loudest, options) >= options.escalation_threshold
+        loudest, acoustic, louder_z = max(((*acoustic_arousal(p, options), p.z.get("loudness_db", 0.0))
+                                           for p in phrases.get(i, [])), key=lambda x: x[0], default=(0.0, {}, 0.0))
+        # a raised voice is louder, not only tenser: voice quality alone also moves on a calm, careful turn
+        raised = (bool(acoustic) and agitation_score(loudest, options) >= options.escalation_threshold
+                  and louder_z >= options.escalation_min_loudness_z)
         interrupting = [x for x in agent_interruptions if t.begin_ms <= x.begin_ms < t.end_ms]
         phrases_said = cue_hits(t.text, options.lexicon["counter"])
         if not (raised or interrupting or phrases_said):
@@ -168,7 +170,8 @@ def detect_counter_escalation(turns: Sequence[Turn], conversation: Conversation,
         if raised and (interrupting or phrases_said):
             score = max(score, 0.8)
         events.append(Event("agent_counter_escalation", t.speaker, AGENT, t.begin_ms, t.end_ms, round(score, 3),
-                            {"acoustic": acoustic, "raised_voice": raised, "interrupted_customer": len(interrupting),
+                            {"acoustic": acoustic, "loudness_z": round(louder_z, 2), "raised_voice": raised,
+                             "interrupted_customer": len(interrupting),
                              "phrases": phrases_said}))
     return events
 

@@ -191,6 +191,10 @@ def test_agent_who_raises_their_voice_and_interrupts_is_counter_escalating(repor
     assert any(e.evidence["interrupted_customer"] for e in counter)
 
 
+def test_agent_who_stays_calm_under_pressure_is_not_counter_escalating(reports):
+    assert not [e for e in reports["zh_complaint_mono"].events if e.type == "agent_counter_escalation"]
+
+
 def test_prosody_is_reported_per_speaker(reports):
     report = reports["zh_complaint_stereo"]
     assert {p.role for p in report.prosody} == {"agent", "customer"}
