@@ -153,7 +153,8 @@ def init_worker(config_path: str | None, overrides: dict[str, Any], out_dir: str
 
     logging.getLogger("faster_whisper").setLevel(logging.ERROR)
     config = load_config(config_path, overrides)
-    _worker.update(config=config, out_dir=out_dir, models=load_models(config.models, config.diarization))
+    models = load_models(config.models, config.diarization, lazy_diarization=True)  # stereo-only: no torch
+    _worker.update(config=config, out_dir=out_dir, models=models)
 
 
 class _Timeout(Exception):

@@ -83,7 +83,7 @@ def analyze(
         overrides["diarization"] = {"num_speakers": None, "min_speakers": min_speakers, "max_speakers": max_speakers}
     try:
         config = load_config(config_path, overrides)
-        models = load_models(config.models, config.diarization)
+        models = load_models(config.models, config.diarization, lazy_diarization=True)
     except AudioQAError as e:
         err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None

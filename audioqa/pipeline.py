@@ -121,7 +121,7 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         call_id=call_id,
         source=Source(audio.path, audio.sha256, audio.duration_ms, audio.sample_rate_hz, audio.channels),
         language=language,
-        models=models.describe(),
+        models={k: v for k, v in models.describe().items() if k != "diarization" or not stereo},  # what was used
         speakers=speakers,
         turns=tuple(turns),
         conversation=conversation,
@@ -177,5 +177,5 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, models:
     if not isinstance(config, Config):
         config = load_config(config)
     if models is None:
-        models = load_models(config.models, config.diarization)
+        models = load_models(config.models, config.diarization, lazy_diarization=True)
     return analyze_file(path, models, config)

@@ -242,3 +242,26 @@ def test_english_complaint_breaks_the_english_rules(reports):
     assert {"forbidden.talk_to_manager", "forbidden.not_my_job", "proactive.customer_had_to_ask"} <= failed_rules(report)
     assert "escalation_threat" in report.score["flags"]
     assert reports["en_support_stereo_8k"].score["passed"]
+
+
+def test_stereo_calls_never_load_the_diarisation_models():
+    # a fresh process, as in a batch worker: torch comes in only with the first one-channel call
+    script = """
+import sys
+from audioqa import load_config, load_models
+from audioqa.pipeline import analyze_file
+config = load_config(overrides={"asr": {"language": "en"}})
+models = load_models(config.models, config.diarization, lazy_diarization=True)
+stereo = analyze_file(sys.argv[1], models, config)
+print("torch after stereo:", "torch" in sys.modules, sorted(stereo.models))
+mono = analyze_file(sys.argv[2], models, config)
+print("torch after mono:", "torch" in sys.modules, sorted(mono.models))
+"""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", script, str(sample_path("en_support_stereo_8k")),
+                          str(sample_path("en_complaint_mono"))], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "torch after stereo: False ['asr']" in run.stdout
+    assert "torch after mono: True ['asr', 'diarization']" in run.stdout
