@@ -149,6 +149,18 @@ def _rttm_for(audio: Path, reference: str) -> Path | None:
     return same_stem if same_stem.is_file() else next(iter(sorted(audio.parent.glob("*.rttm"))), None)
 
 
+def read_rttm(path: str | Path):
+    """A reference RTTM file as a ``pyannote.core.Annotation`` (SPEAKER lines; times in seconds)."""
+    from pyannote.core import Annotation, Segment
+
+    reference = Annotation()
+    for line in Path(path).read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] == "SPEAKER":
+            reference[Segment(float(fields[3]), float(fields[3]) + float(fields[4]))] = fields[7]
+    return reference
+
+
 def evaluate_diarization(manifest: str | Path, config: Config, pipeline: Any) -> list[dict[str, Any]]:
     """DER of the mono path (decoded and mixed down as audioqa does) at collars 0 and 0.25 s.
 
@@ -169,11 +181,7 @@ def evaluate_diarization(manifest: str | Path, config: Config, pipeline: Any) ->
         rttm = _rttm_for(audio_path, row.get("reference", ""))
         if rttm is None:
             continue
-        reference = Annotation()
-        for line in rttm.read_text().splitlines():
-            fields = line.split()
-            if fields and fields[0] == "SPEAKER":
-                reference[Segment(float(fields[3]), float(fields[3]) + float(fields[4]))] = fields[7]
+        reference = read_rttm(rttm)
         n = row.get("n_speakers", "").strip()
         options = config.diarization.model_copy(update={"num_speakers": int(n)}) if n.isdigit() else config.diarization
         audio = decode_audio(audio_path)

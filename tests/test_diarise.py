@@ -11,17 +11,10 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 from audioqa import load_config
 from audioqa.audio import decode_audio
 from audioqa.diarise import diarise
+from audioqa.evaluate import read_rttm
 from audioqa.models import load_diarization
 
 from .conftest import SAMPLES, sample_path
-
-
-def read_rttm(path) -> Annotation:
-    reference = Annotation()
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        reference[Segment(float(fields[3]), float(fields[3]) + float(fields[4]))] = fields[7]
-    return reference
 
 
 def der(pipeline, call_id: str, options) -> float:

@@ -18,17 +18,8 @@ from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 from audioqa import load_config  # noqa: E402
 from audioqa.audio import decode_audio  # noqa: E402
 from audioqa.diarise import diarise  # noqa: E402
+from audioqa.evaluate import read_rttm  # noqa: E402
 from audioqa.models import load_diarization  # noqa: E402
-
-
-def read_rttm(path: str) -> Annotation:
-    reference = Annotation()
-    for line in open(path):
-        fields = line.split()
-        if fields and fields[0] == "SPEAKER":
-            begin, duration = float(fields[3]), float(fields[4])
-            reference[Segment(begin, begin + duration)] = fields[7]
-    return reference
 
 
 def main(args: list[str]) -> None:
