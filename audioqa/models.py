@@ -246,17 +246,25 @@ class Models:
         return out
 
 
-def _warm_up_librosa() -> None:
+def warm_up_librosa(lock_path: Path) -> None:
     """librosa's, OpenCC's and pypinyin's first calls in a process cost seconds (lazy imports, dictionaries):
-    pay them while loading models, not in the first call's timings."""
+    pay them while loading models, not in the first call's timings.
+
+    The first call also compiles librosa's numba kernels into numba's on-disk cache. Processes that compile
+    the same ``guvectorize`` kernel at once can leave that cache with halves from different processes, and
+    every later process then segfaults in ``librosa.yin`` (numba/numba#10128): batch workers start together,
+    so they take turns here, holding an inter-process lock on ``lock_path``.
+    """
     import numpy as np
+    from filelock import FileLock
 
     from .prosody import frame_features
-
     from .text import IndexedText, find_pinyin, normalise
 
     noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
-    frame_features(noise, sr=16000, frame_ms=40, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock_path):
+        frame_features(noise, sr=16000, frame_ms=40, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
     find_pinyin(IndexedText.from_words([]), normalise("消协"))  # loads OpenCC and pypinyin dictionaries
 
 
@@ -268,7 +276,7 @@ def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, lazy
     diarization_weights(options)
     whisper, whisper_name = load_whisper(options)
     models = Models(whisper, whisper_name, diarization_loader=functools.partial(load_diarization, options, diarization))
-    _warm_up_librosa()
+    warm_up_librosa(cache_dir(options.cache_dir) / "numba-compile.lock")
     if not lazy_diarization:
         models.diarization  # noqa: B018 - load it now
     return models

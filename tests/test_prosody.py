@@ -117,3 +117,20 @@ def test_measure_reports_range_in_semitones():
     f = frames_of(voice(track, 1.0))
     m = measure(f, np.ones(len(f.t_ms), bool), [], "en")
     assert 8.0 < m["f0_range_st"] < 12.0  # p10..p90 of an octave glide: 0.8 of 12 st
+
+
+def test_processes_starting_together_leave_numba_a_usable_cache(tmp_path):
+    # batch workers start at once on a fresh install; numba's cache must not end up mixed (numba/numba#10128),
+    # or every later process segfaults in librosa.yin
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    script = f"from pathlib import Path; from audioqa.models import warm_up_librosa; " \
+             f"warm_up_librosa(Path({str(tmp_path / 'compile.lock')!r}))"
+    starting_together = [subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+                         for _ in range(3)]
+    assert [p.wait(timeout=600) for p in starting_together] == [0, 0, 0]
+    after = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=600)
+    assert after.returncode == 0, after.stderr[-2000:]
