@@ -12,6 +12,8 @@ them (so that a machine with no model hub works), or from a hub name when online
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import importlib.util
 import logging
@@ -20,7 +22,7 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .config import DiarizationOptions, ModelsOptions
 from .errors import ModelLoadError
@@ -246,6 +248,21 @@ class Models:
         return out
 
 
+@contextlib.contextmanager
+def _one_process_at_a_time(lock_path: Path) -> Iterator[None]:
+    """An exclusive inter-process lock (flock) on ``lock_path``; no lock if that file cannot be written."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")
+    except OSError as e:
+        logger.warning("no lock for compiling librosa's kernels (%s); go on without", e)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def warm_up_librosa(lock_path: Path) -> None:
     """librosa's, OpenCC's and pypinyin's first calls in a process cost seconds (lazy imports, dictionaries):
     pay them while loading models, not in the first call's timings.
@@ -256,14 +273,12 @@ def warm_up_librosa(lock_path: Path) -> None:
     so they take turns here, holding an inter-process lock on ``lock_path``.
     """
     import numpy as np
-    from filelock import FileLock
 
     from .prosody import frame_features
     from .text import IndexedText, find_pinyin, normalise
 
     noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(lock_path):
+    with _one_process_at_a_time(lock_path):
         frame_features(noise, sr=16000, frame_ms=40, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
     find_pinyin(IndexedText.from_words([]), normalise("消协"))  # loads OpenCC and pypinyin dictionaries
 

@@ -134,3 +134,11 @@ def test_processes_starting_together_leave_numba_a_usable_cache(tmp_path):
     assert [p.wait(timeout=600) for p in starting_together] == [0, 0, 0]
     after = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=600)
     assert after.returncode == 0, after.stderr[-2000:]
+
+
+def test_an_unwritable_lock_file_only_costs_the_lock(tmp_path):
+    from audioqa.models import warm_up_librosa
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    warm_up_librosa(blocker / "compile.lock")  # its parent is a file: no lock, but the warm-up still runs
