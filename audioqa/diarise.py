@@ -36,3 +36,47 @@ def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions, *,
         names.setdefault(label, f"S{len(names)}")
         segments.append(SpeakerSegment(names[label], round(segment.start * 1000), round(segment.end * 1000)))
     return segments
+
+
+def borrow_embeddings(masks: np.ndarray, embeddings: np.ndarray, embedded: np.ndarray,
+                      shift_frames: float) -> list[tuple[int, int]]:
+    """Give the local speakers of chunks that were not embedded the embedding of the same voice next door.
+
+    Consecutive chunks overlap (a 10 s window every 2.5 s): a voice active in a chunk that was skipped is
+    active in the nearest embedded chunk before or after it over their common span. Each local speaker
+    takes the embedding of the neighbour's speaker with whom it shares the most active frames.
+
+    Args:
+        masks: binarised local-speaker activity, shape (chunks, frames, speakers).
+        embeddings: shape (chunks, speakers, dimension), filled in place for chunks not ``embedded``.
+        embedded: bool, shape (chunks,): which chunks have their own embeddings.
+        shift_frames: frames between the starts of consecutive chunks.
+
+    Returns:
+        (chunk, speaker) pairs that are active but share no frame with an embedded neighbour: embed them.
+    """
+    num_chunks, num_frames, num_speakers = masks.shape
+    have = np.flatnonzero(embedded)
+    unmatched = []
+    for chunk in np.flatnonzero(~embedded):
+        after = np.searchsorted(have, chunk)
+        neighbours = [have[i] for i in (after - 1, after) if 0 <= i < len(have)]
+        for speaker in range(num_speakers):
+            if not masks[chunk, :, speaker].any():
+                continue
+            best, best_frames = None, 0.0
+            for other in neighbours:
+                shift = int(round(abs(other - chunk) * shift_frames))
+                if shift >= num_frames:
+                    continue
+                here, there = (slice(shift, None), slice(0, num_frames - shift)) if other > chunk else \
+                              (slice(0, num_frames - shift), slice(shift, None))
+                shared = masks[chunk, here, speaker] @ masks[other, there, :]  # shape: (speakers,)
+                shared[np.isnan(embeddings[other, :, 0])] = 0
+                if shared.max() > best_frames:
+                    best, best_frames = (other, int(shared.argmax())), shared.max()
+            if best is None:
+                unmatched.append((int(chunk), speaker))
+            else:
+                embeddings[chunk, speaker] = embeddings[best]
+    return unmatched

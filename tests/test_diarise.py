@@ -10,7 +10,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 
 from audioqa import load_config
 from audioqa.audio import decode_audio
-from audioqa.diarise import diarise
+from audioqa.diarise import borrow_embeddings, diarise
 from audioqa.evaluate import read_rttm
 from audioqa.models import load_diarization
 
@@ -47,3 +47,64 @@ def test_onnx_runtime_gives_the_same_networks_as_pytorch(models):
     for ours, theirs in (segmentation, embedding):
         assert ours.shape == theirs.shape
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-3)
+
+
+def activity(*spans: tuple[int, int], frames: int = 40) -> np.ndarray:
+    out = np.zeros(frames)
+    for begin, end in spans:
+        out[begin:end] = 1
+    return out
+
+
+def test_a_skipped_window_borrows_each_voice_from_its_overlapping_neighbour():
+    # three 40-frame windows, 10 frames apart; voices A and B; the middle window's local speakers are swapped
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    masks = np.stack([
+        np.stack([activity((0, 25)), activity((25, 40))], axis=1),   # window 0: A then B
+        np.stack([activity((15, 40)), activity((0, 15))], axis=1),   # window 1 (starts 10 later): B, A
+        np.stack([activity((5, 30)), activity((0, 5))], axis=1),    # window 2: B, A
+    ])
+    embeddings = np.full((3, 2, 2), np.nan)
+    embeddings[0] = [a, b]
+    embeddings[2] = [b, a]
+    unmatched = borrow_embeddings(masks, embeddings, np.array([True, False, True]), shift_frames=10)
+    assert unmatched == []
+    np.testing.assert_array_equal(embeddings[1], [b, a])
+
+
+def test_a_voice_no_embedded_neighbour_hears_is_left_to_embed():
+    masks = np.zeros((2, 40, 3))
+    masks[0, :, 0] = activity((0, 40))
+    masks[1, :, 0] = activity((0, 20))
+    masks[1, :, 2] = activity((35, 40))  # only in the last 10 frames, which window 0 does not cover
+    embeddings = np.full((2, 3, 2), np.nan)
+    embeddings[0, 0] = [1.0, 0.0]
+    assert borrow_embeddings(masks, embeddings, np.array([True, False]), shift_frames=10) == [(1, 2)]
+    np.testing.assert_array_equal(embeddings[1, 0], [1.0, 0.0])
+    assert np.isnan(embeddings[1, 1]).all()  # inactive: stays without an embedding, as in pyannote
+
+
+def test_embedding_every_other_window_halves_the_embeddings_and_keeps_the_speakers(config):
+    class Counting:
+        def __init__(self, embedding):
+            self.embedding, self.pairs = embedding, 0
+
+        def __getattr__(self, name):
+            return getattr(self.embedding, name)
+
+        def __call__(self, waveforms, masks=None):
+            self.pairs += int((masks.sum(dim=1) > 0).sum())
+            return self.embedding(waveforms, masks=masks)
+
+    samples = decode_audio(sample_path("en_complaint_mono")).samples.mean(axis=0)
+    answers, pairs = {}, {}
+    for stride in (1, 2):
+        options = load_config(overrides={"diarization": {"embedding_stride": stride}})
+        pipeline, _ = load_diarization(options.models, options.diarization)
+        pipeline._embedding = counting = Counting(pipeline._embedding)
+        answers[stride] = Annotation()
+        for s in diarise(pipeline, samples, options.diarization, exclusive=False):
+            answers[stride][Segment(s.begin_ms / 1000, s.end_ms / 1000)] = s.speaker
+        pairs[stride] = counting.pairs
+    assert 0 < pairs[2] <= 0.6 * pairs[1], pairs
+    assert DiarizationErrorRate(collar=0.25)(answers[1], answers[2]) < 0.02
