@@ -55,7 +55,7 @@ def borrow_embeddings(masks: np.ndarray, embeddings: np.ndarray, embedded: np.nd
     Returns:
         (chunk, speaker) pairs that are active but share no frame with an embedded neighbour: embed them.
     """
-    num_chunks, num_frames, num_speakers = masks.shape
+    _, num_frames, num_speakers = masks.shape
     have = np.flatnonzero(embedded)
     unmatched = []
     for chunk in np.flatnonzero(~embedded):

@@ -1,8 +1,9 @@
 """pyannote's ``SpeakerDiarization`` with speaker embeddings on every n-th window only.
 
-Embedding each (window, local speaker) pair is about three quarters of diarisation time on CPU. With a 10 s window
-every 2.5 s, neighbouring windows hear the same voices over 7.5 s: windows left out take their
-embeddings from the same voice in the nearest embedded window (:func:`audioqa.diarise.borrow_embeddings`).
+Embedding each (window, local speaker) pair is about three quarters of diarisation time on CPU. With a
+10 s window every 2.5 s, neighbouring windows hear the same voices over 7.5 s: windows left out take
+their embeddings from the same voice in the nearest embedded window
+(:func:`audioqa.diarise.borrow_embeddings`); a voice that no embedded neighbour hears is embedded alone.
 Segmentation, clustering and reconstruction are pyannote's, unchanged.
 """
 
@@ -18,6 +19,8 @@ from .diarise import borrow_embeddings
 
 
 class StridedDiarization(SpeakerDiarization):
+    """``SpeakerDiarization`` that embeds chunks 0, n, 2n, … (``embedding_stride`` n; 1 embeds them all)."""
+
     def __init__(self, *args, embedding_stride: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.embedding_stride = embedding_stride

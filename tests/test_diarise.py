@@ -108,3 +108,24 @@ def test_embedding_every_other_window_halves_the_embeddings_and_keeps_the_speake
         pairs[stride] = counting.pairs
     assert 0 < pairs[2] <= 0.6 * pairs[1], pairs
     assert DiarizationErrorRate(collar=0.25)(answers[1], answers[2]) < 0.02
+
+
+def test_a_voice_only_a_skipped_window_hears_gets_its_own_embedding(models):
+    # windows at 0, 2.5 and 5 s, the middle one not embedded: a second voice active only in its last second,
+    # where neither embedded neighbour hears it, cannot borrow and is embedded on its own
+    from pyannote.core import SlidingWindow, SlidingWindowFeature
+
+    pipeline = models.diarization
+    assert pipeline.embedding_stride == 2
+    samples = decode_audio(sample_path("en_complaint_mono")).samples.mean(axis=0)[:16000 * 15]
+    file = {"waveform": torch.from_numpy(samples[None].copy()), "sample_rate": 16000}
+    frames = 589
+    masks = np.zeros((3, frames, 3), np.float32)
+    masks[:, :300, 0] = 1                  # one voice everywhere, heard by every window
+    masks[1, frames - 100:, 1] = 1         # a second voice, in the middle window's last second only
+    segmentation = SlidingWindowFeature(masks, SlidingWindow(start=0.0, duration=10.0, step=2.5))
+    embeddings = pipeline.get_embeddings(file, segmentation)
+    assert embeddings.shape == (3, 3, 192)
+    np.testing.assert_array_equal(embeddings[1, 0], embeddings[0, 0])  # borrowed
+    assert not np.isnan(embeddings[1, 1]).any()                         # embedded on its own
+    assert not np.allclose(embeddings[1, 1], embeddings[0, 0])
