@@ -9,7 +9,6 @@ normalised to simplified (OpenCC t2s) before anything downstream reads it.
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
@@ -17,20 +16,9 @@ import numpy as np
 
 from .config import AsrOptions
 from .records import Word
+from .text import to_simplified
 
 logger = logging.getLogger("audioqa")
-
-
-@functools.lru_cache(maxsize=1)
-def _t2s():
-    from opencc import OpenCC
-
-    return OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional → simplified Chinese; other scripts pass through unchanged."""
-    return _t2s().convert(text)
 
 
 def _vad_parameters(options: AsrOptions):

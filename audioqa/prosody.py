@@ -34,9 +34,8 @@ import numpy as np
 
 from .config import ProsodyOptions
 from .errors import ParameterError
-from .records import Turn, Word
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+from .records import Baseline, SegmentProsody, SpeakerProsody, Turn, Word
+from .text import CJK
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
 FEATURES = ("f0_st", "loudness_db", "alpha_db", "tilt_db_oct", "periodicity", "rate")
@@ -157,8 +156,8 @@ def loudness_score(loudness_db: np.ndarray | float) -> np.ndarray | float:
 
 def count_units(text: str, language: str) -> int:
     """Speech units in ``text``: Chinese characters for Chinese, syllables (vowel groups) otherwise."""
-    if language == "zh" or _CJK.search(text):
-        return len(_CJK.findall(text))
+    if language == "zh" or CJK.search(text):
+        return len(CJK.findall(text))
     return sum(max(1, len(_VOWEL_GROUPS.findall(w))) for w in re.findall(r"[a-z']+", text.lower()))
 
 
@@ -195,17 +194,6 @@ def measure(frames: Frames, mask: np.ndarray, words: Sequence[Word], language: s
         "rate": speaking_rate(words, language) if words else None,
         "speech_ms": int(mask.sum()) * int(frames.t_ms[1] - frames.t_ms[0] if len(frames.t_ms) > 1 else 10),
     }
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """A speaker's calm reference: per feature the median over their calmer phrases, and a scale
-    (1.4826 × MAD across those phrases, never below the configured floor) in the feature's unit."""
-
-    median: dict[str, float | None]
-    scale: dict[str, float]
-    f0_range_st: float | None
-    phrases_used: int
 
 
 def make_baseline(measures: Sequence[dict[str, Any]], floors: dict[str, float], *,
@@ -249,40 +237,6 @@ def relative_z(m: dict[str, Any], baseline: Baseline) -> dict[str, float]:
         if value is not None and med is not None:
             z[key] = (value - med) / baseline.scale[key]
     return z
-
-
-@dataclass(frozen=True)
-class SegmentProsody:
-    """One turn, or one phrase within it: absolute values, and ``z`` against the speaker's baseline."""
-
-    turn: int
-    begin_ms: int
-    end_ms: int
-    speech_ms: int
-    f0_median_hz: float | None
-    f0_rel_st: float | None
-    f0_range_st: float | None
-    loudness_db: float | None
-    loudness_rel_db: float | None
-    rate: float | None
-    rate_rel: float | None
-    z: dict[str, float]
-
-
-@dataclass(frozen=True)
-class SpeakerProsody:
-    """One speaker's prosody: per turn, per phrase (a few seconds of speech between pauses), the
-    baseline, the pitch range over the whole call, a ~10 Hz series and a 0-100 loudness score per second."""
-
-    speaker: str
-    role: str
-    f0_tracker: str
-    baseline: Baseline
-    f0_range_call_st: float | None
-    turns: tuple[SegmentProsody, ...]
-    phrases: tuple[SegmentProsody, ...]
-    series: dict[str, list]
-    loudness_score: dict[str, list[int]]
 
 
 def split_phrases(words: Sequence[Word], *, pause_ms: int, min_ms: int, max_ms: int) -> list[list[Word]]:

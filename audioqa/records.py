@@ -17,6 +17,14 @@ CUSTOMER = "customer"
 UNKNOWN = "unknown"
 ROLES = (AGENT, CUSTOMER)
 
+# Detector event types (``Event.type``): the one list that detectors, rules, exports and pages share.
+CUSTOMER_AGITATION = "customer_agitation"
+AGENT_FREEZE = "agent_freeze"
+AGENT_COUNTER_ESCALATION = "agent_counter_escalation"
+DRY_APPEASEMENT = "dry_appeasement"
+MONOTONE_AGENT = "monotone_agent"
+EVENT_TYPES = (CUSTOMER_AGITATION, AGENT_FREEZE, AGENT_COUNTER_ESCALATION, DRY_APPEASEMENT, MONOTONE_AGENT)
+
 
 @dataclass(frozen=True, slots=True)
 class Word:
@@ -102,19 +110,47 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseLatency:
+    """The agent's response times over the call; above ``conversation.dead_air_ms`` a latency is dead air."""
+
+    mean: int | None
+    max: int | None
+    dead_air_count: int
+    items: tuple[Latency, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A stretch where nobody speaks."""
+
+    begin_ms: int
+    end_ms: int
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class NonTalk:
+    total_ms: int
+    spans: tuple[Silence, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
+    """Conversation metrics as AWS Transcribe Call Analytics defines them; ``talk_time_ms`` and
+    ``talk_speed`` are keyed by role (``talk_speed`` has ``chars_per_minute`` for Chinese only)."""
+
     talk_time_ms: dict[str, int]
-    non_talk: dict[str, Any]
+    non_talk: NonTalk
     interruptions: tuple[Interruption, ...]
     backchannels: tuple[Backchannel, ...]
     talk_speed: dict[str, dict[str, float]]
-    response_latency_ms: dict[str, Any]
+    response_latency_ms: ResponseLatency
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A behaviour found in the call: ``type`` is customer_agitation, agent_freeze, agent_counter_escalation,
-    dry_appeasement or monotone_agent; ``score`` is 0-1; ``evidence`` holds the feature values behind it."""
+    """A behaviour found in the call: ``type`` is one of ``EVENT_TYPES``; ``score`` is 0-1; ``evidence``
+    holds the feature values behind it."""
 
     type: str
     speaker: str
@@ -151,12 +187,122 @@ class RuleResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AgitationPeak:
+    score: float
+    turn: int
+    begin_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Agitation:
+    """Call-level customer agitation: the speech-weighted mean over customer phrases (0-1), and the peak."""
+
+    score: float = 0.0
+    peak: AgitationPeak | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerKind:
+    """The kind of customer (DOMAIN.md §1) from behaviour and words: irritable, repetitive,
+    rational_demanding, leveraging, silent, talkative or none."""
+
+    kind: str = "none"
+    confidence: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+    candidates: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryScore:
+    earned: float
+    possible: float
+    failed: tuple[str, ...]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """Applicable rules weighed into ``total`` (0-100); a failed fatal rule fails the call whatever the total."""
+
+    total: float
+    passed: bool
+    fatal: bool
+    pass_mark: float
+    by_category: dict[str, CategoryScore]
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A speaker's calm reference: per feature the median over their calmer phrases, and a scale
+    (1.4826 × MAD across those phrases, never below the configured floor) in the feature's unit."""
+
+    median: dict[str, float | None]
+    scale: dict[str, float]
+    f0_range_st: float | None
+    phrases_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentProsody:
+    """One turn, or one phrase within it: absolute values, and ``z`` against the speaker's baseline."""
+
+    turn: int
+    begin_ms: int
+    end_ms: int
+    speech_ms: int
+    f0_median_hz: float | None
+    f0_rel_st: float | None
+    f0_range_st: float | None
+    loudness_db: float | None
+    loudness_rel_db: float | None
+    rate: float | None
+    rate_rel: float | None
+    z: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerProsody:
+    """One speaker's prosody: per turn, per phrase (a few seconds of speech between pauses), the
+    baseline, the pitch range over the whole call, a ~10 Hz series and a 0-100 loudness score per second."""
+
+    speaker: str
+    role: str
+    f0_tracker: str
+    baseline: Baseline
+    f0_range_call_st: float | None
+    turns: tuple[SegmentProsody, ...]
+    phrases: tuple[SegmentProsody, ...]
+    series: dict[str, list]
+    loudness_score: dict[str, list[int]]
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     path: str
     sha256: str
     duration_ms: int
     sample_rate_hz: int
     channels: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedSpan:
+    type: str
+    begin_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """How the call was analysed; the optional fields appear in the JSON only when set."""
+
+    layout: str
+    config_digest: str
+    redacted: bool | None = None
+    redactions: tuple[RedactedSpan, ...] | None = None
+    rules_pack: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,19 +315,21 @@ class CallReport:
     turns: tuple[Turn, ...]
     conversation: Conversation
     timings_ms: dict[str, int]
-    prosody: tuple[Any, ...] = ()
+    options: CallOptions
+    prosody: tuple[SpeakerProsody, ...] = ()
     events: tuple[Event, ...] = ()
-    agitation: dict[str, Any] = field(default_factory=dict)
-    customer_kind: dict[str, Any] = field(default_factory=dict)
+    agitation: Agitation = Agitation()
+    customer_kind: CustomerKind = CustomerKind()
     rules: tuple[RuleResult, ...] = ()
-    score: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
+    score: Scorecard | None = None  # None: no rule pack for the call's language
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form of the report (see the README for the schema)."""
         out = dataclasses.asdict(self)
-        out = {"schema_version": out.pop("schema_version"), **out}
+        options = out.pop("options")
+        out = {"schema_version": out.pop("schema_version"), **out, "score": out["score"] or {},
+               "options": {k: v for k, v in options.items() if v is not None}}
         for turn in out["turns"]:
             for word in turn["words"]:
                 del word["speaker"]

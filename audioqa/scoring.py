@@ -1,43 +1,80 @@
-"""The scorecard: rule results weighed into a 0-100 total, fatal items, and flags for a supervisor."""
+"""The scorecard: rule results weighed into a 0-100 total, fatal items, and flags for a supervisor.
+
+:func:`apply_rules` is the one place rules are applied to a call, whether it was just analysed or is a
+stored report being re-scored with a changed pack (:func:`rescore_report`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from .records import CUSTOMER, Event, RuleResult
+from .records import CUSTOMER, CUSTOMER_AGITATION, CategoryScore, Event, RuleResult, Scorecard, Turn, Word
+from .rules import CallView, Pack, evaluate_pack, load_pack
 
 
 def unresolved_agitation(events: Sequence[Event], duration_ms: int, *, tail_ms: int = 30000) -> bool:
     """The customer is still agitated at the end: an agitation event reaching into the last ``tail_ms``."""
-    return any(e.type == "customer_agitation" and e.role == CUSTOMER and e.end_ms >= duration_ms - tail_ms
+    return any(e.type == CUSTOMER_AGITATION and e.role == CUSTOMER and e.end_ms >= duration_ms - tail_ms
                for e in events)
 
 
 def score_call(results: Sequence[RuleResult], events: Sequence[Event], duration_ms: int, *,
-               pass_mark: float) -> dict[str, Any]:
-    """Weigh the applicable rules into a scorecard.
+               pass_mark: float) -> Scorecard:
+    """Weigh the applicable rules into a scorecard (a rule that does not apply is not scored).
 
-    Returns:
-        ``{total (0-100), passed, fatal, pass_mark, by_category: {category: {score, earned, possible,
-        failed: [rule ids]}}, flags: [...]}``. A failed fatal rule fails the call whatever the total.
+    Args:
+        pass_mark: the total (0-100) needed to pass, when no fatal rule failed.
     """
     applicable = [r for r in results if r.applicable]
     possible = sum(r.weight for r in applicable)
     earned = sum(r.weight for r in applicable if r.passed)
     total = round(100 * earned / possible, 1) if possible else 100.0
     fatal = any(r.severity == "fatal" and not r.passed for r in applicable)
-    by_category: dict[str, dict[str, Any]] = {}
-    for r in applicable:
-        c = by_category.setdefault(r.category, {"earned": 0.0, "possible": 0.0, "failed": []})
-        c["possible"] += r.weight
-        c["earned"] += r.weight if r.passed else 0.0
-        if not r.passed:
-            c["failed"].append(r.id)
-    for c in by_category.values():
-        c["score"] = round(100 * c["earned"] / c["possible"], 1) if c["possible"] else 100.0
+    by_category: dict[str, CategoryScore] = {}
+    for category in dict.fromkeys(r.category for r in applicable):
+        own = [r for r in applicable if r.category == category]
+        c_possible = sum(r.weight for r in own)
+        c_earned = sum(r.weight if r.passed else 0.0 for r in own)
+        by_category[category] = CategoryScore(c_earned, c_possible, tuple(r.id for r in own if not r.passed),
+                                              round(100 * c_earned / c_possible, 1) if c_possible else 100.0)
     flags = sorted({r.flag for r in applicable if r.flag and not r.passed})
     if unresolved_agitation(events, duration_ms):
         flags.append("unresolved_agitation")
-    return {"total": total, "passed": total >= pass_mark and not fatal, "fatal": fatal, "pass_mark": pass_mark,
-            "by_category": by_category, "flags": flags}
+    return Scorecard(total, total >= pass_mark and not fatal, fatal, pass_mark, by_category, tuple(flags))
+
+
+@functools.lru_cache(maxsize=8)
+def _pack(path: str, mtime: float) -> Pack:
+    return load_pack(path)
+
+
+def apply_rules(turns: Sequence[Turn], events: Sequence[Event], duration_ms: int,
+                pack_path: Path | None) -> tuple[list[RuleResult], Scorecard | None]:
+    """Rule results and the scorecard; no pack for the language gives no rules and no scorecard."""
+    if pack_path is None:
+        return [], None
+    pack = _pack(str(pack_path), pack_path.stat().st_mtime)
+    results = evaluate_pack(pack, CallView(turns, events, duration_ms))
+    return results, score_call(results, events, duration_ms, pass_mark=pack.pass_mark)
+
+
+def turns_and_events(data: dict[str, Any]) -> tuple[list[Turn], list[Event]]:
+    """The turns and detector events of a stored JSON report, as records."""
+    turns = [Turn(t["speaker"], t["role"], t["begin_ms"], t["end_ms"], t["text"],
+                  tuple(Word(w["text"], w["begin_ms"], w["end_ms"], w.get("prob", 1.0), t["speaker"]) for w in t["words"]))
+             for t in data["turns"]]
+    events = [Event(e["type"], e["speaker"], e["role"], e["begin_ms"], e["end_ms"], e["score"], e.get("evidence", {}))
+              for e in data.get("events", [])]
+    return turns, events
+
+
+def rescore_report(data: dict[str, Any], pack_path: str | Path) -> dict[str, Any]:
+    """A stored JSON report with ``rules`` and ``score`` recomputed from its turns and events with a pack."""
+    turns, events = turns_and_events(data)
+    results, score = apply_rules(turns, events, data["source"]["duration_ms"], Path(pack_path))
+    return {**data, "rules": [dataclasses.asdict(r) for r in results], "score": dataclasses.asdict(score),
+            "options": {**data.get("options", {}), "rules_pack": str(pack_path)}}

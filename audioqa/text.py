@@ -14,12 +14,12 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .records import Word
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # one Chinese character (CJK unified ideographs)
 _DIGITS = str.maketrans({"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
                          "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"})
 
@@ -31,13 +31,28 @@ def _t2s():
     return OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese; other scripts pass through unchanged."""
+    return _t2s().convert(text)
+
+
 def is_cjk(ch: str) -> bool:
-    return bool(_CJK.match(ch))
+    return bool(CJK.match(ch))
+
+
+def join_words(words: Iterable[Word]) -> str:
+    """Join word texts: no space between Chinese characters, one space between other words."""
+    out = ""
+    for w in words:
+        if out and not (CJK.search(out[-1]) or CJK.match(w.text)):
+            out += " "
+        out += w.text
+    return out
 
 
 def _clean(text: str) -> str:
     """NFKC, lower case, simplified Chinese; punctuation becomes a space."""
-    text = _t2s().convert(unicodedata.normalize("NFKC", text).lower())
+    text = to_simplified(unicodedata.normalize("NFKC", text).lower())
     text = text.replace("'", "").replace("\u2019", "")  # don't = dont, as recognisers often write it
     return "".join(ch if ch.isalnum() else " " for ch in text)
 
@@ -45,6 +60,11 @@ def _clean(text: str) -> str:
 def normalise(text: str, *, digits: bool = True) -> str:
     """The normalised form of a phrase (see the module docstring)."""
     return IndexedText.from_words([Word(text, 0, 0, 1.0)], digits=digits).text
+
+
+def compact(text: str) -> str:
+    """The normalised form with no spaces at all (for counting cues and repeated n-grams)."""
+    return normalise(text).replace(" ", "")
 
 
 @functools.lru_cache(maxsize=8192)

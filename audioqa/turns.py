@@ -5,23 +5,10 @@ Pure functions over records: no model, no audio.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from .records import AGENT, CUSTOMER, UNKNOWN, SpeakerSegment, Turn, Word
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-def join_words(words: Iterable[Word]) -> str:
-    """Join word texts: no space between Chinese characters, one space between other words."""
-    out = ""
-    for w in words:
-        if out and not (_CJK.search(out[-1]) or _CJK.match(w.text)):
-            out += " "
-        out += w.text
-    return out
+from .text import compact, join_words
 
 
 def assign_speakers(words: Sequence[Word], segments: Sequence[SpeakerSegment]) -> list[Word]:
@@ -74,12 +61,6 @@ def _turn(words: list[Word], roles: dict[str, str]) -> Turn:
                 join_words(words), tuple(words))
 
 
-def normalise_text(text: str) -> str:
-    """Lower case, full-width → half-width, punctuation and spaces removed (for cue matching)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text if ch.isalnum())
-
-
 def assign_roles_from_text(turns: Sequence[Turn], cues: Sequence[str], *,
                            min_confidence: float) -> dict[str, tuple[str, float]]:
     """Decide agent vs customer on a one-channel call from what each speaker says.
@@ -95,10 +76,10 @@ def assign_roles_from_text(turns: Sequence[Turn], cues: Sequence[str], *,
     order = list(dict.fromkeys(t.speaker for t in turns))
     if not order:
         return {}
-    keys = [normalise_text(c) for c in cues]
+    keys = [compact(c) for c in cues]
     score = {s: 0 for s in order}
     for t in turns:
-        text = normalise_text(t.text)
+        text = compact(t.text)
         score[t.speaker] += sum(text.count(k) for k in keys if k)
     ranked = sorted(order, key=lambda s: -score[s])  # stable: ties keep first-speaker order
     top, second = score[ranked[0]], (score[ranked[1]] if len(ranked) > 1 else 0)

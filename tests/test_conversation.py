@@ -6,7 +6,7 @@ import pytest
 
 from audioqa.config import load_config
 from audioqa.conversation import analyse_conversation, non_talk_spans
-from audioqa.records import Turn, Word
+from audioqa.records import Silence, Turn, Word
 
 
 def turn(speaker: str, role: str, begin_ms: int, end_ms: int, text: str) -> Turn:
@@ -60,8 +60,8 @@ def test_talk_time_and_non_talk_total(options):
              turn("A", "agent", 10000, 11000, "ok")]
     c = analyse_conversation(turns, 12000, options)
     assert c.talk_time_ms == {"agent": 3000, "customer": 2500}
-    assert c.non_talk["total_ms"] == 6000
-    assert c.non_talk["spans"] == [{"begin_ms": 4000, "end_ms": 10000, "duration_ms": 6000}]
+    assert c.non_talk.total_ms == 6000
+    assert c.non_talk.spans == (Silence(begin_ms=4000, end_ms=10000, duration_ms=6000),)
 
 
 def test_agent_response_latency_after_each_customer_turn(options):
@@ -72,9 +72,9 @@ def test_agent_response_latency_after_each_customer_turn(options):
              turn("A", "agent", 14200, 15000, "done")]
     c = analyse_conversation(turns, 16000, options)
     lat = c.response_latency_ms
-    assert [x["latency_ms"] for x in lat["items"]] == [4000, 200]
-    assert lat["max"] == 4000 and lat["mean"] == 2100
-    assert lat["dead_air_count"] == 1  # 4 s > 3 s of dead air
+    assert [x.latency_ms for x in lat.items] == [4000, 200]
+    assert lat.max == 4000 and lat.mean == 2100
+    assert lat.dead_air_count == 1  # 4 s > 3 s of dead air
 
 
 def test_talk_speed_in_words_and_chinese_characters_per_minute(options):

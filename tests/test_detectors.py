@@ -7,8 +7,8 @@ import pytest
 from audioqa.config import load_config
 from audioqa.conversation import analyse_conversation
 from audioqa.detectors import classify_customer, detect_events
-from audioqa.prosody import Baseline, SegmentProsody, SpeakerProsody
-from audioqa.records import Turn, Word
+from audioqa.records import Baseline, SegmentProsody, SpeakerProsody
+from audioqa.records import Agitation, Turn, Word
 
 CALM = {"f0_st": 0.0, "loudness_db": 0.0, "alpha_db": 0.0, "tilt_db_oct": 0.0, "periodicity": 0.0, "rate": 0.0}
 STRAINED = {"f0_st": 1.0, "loudness_db": 2.0, "alpha_db": 2.5, "tilt_db_oct": 2.0, "periodicity": -2.5, "rate": 0.5}
@@ -64,10 +64,10 @@ def test_strained_customer_speech_is_agitation_and_calm_speech_is_not(config):
     agitation = [e for e in events if e.type == "customer_agitation"]
     assert [(e.begin_ms, e.end_ms) for e in agitation] == [(18500, 24000)]
     assert agitation[0].score > 0.8 and agitation[0].evidence["acoustic"]["periodicity"] > 0
-    assert call["peak"]["turn"] == 5
+    assert call.peak.turn == 5
     calm_events, calm_call, _ = run(turns, {}, config)
     assert not [e for e in calm_events if e.type == "customer_agitation"]
-    assert calm_call["score"] < 0.3
+    assert calm_call.score < 0.3
 
 
 def test_lexical_threat_reinforces_a_moderate_rise(config):
@@ -145,12 +145,12 @@ def test_customer_kind_comes_from_behaviour_and_words(config):
              turn("C", "customer", 2500, 8000, "I want a refund right now"),
              turn("A", "agent", 8500, 10000, "let me check")]
     conversation = analyse_conversation(turns, 12000, config.conversation)
-    kind = classify_customer(turns, conversation, [], {"peak": None}, config.detectors)
-    assert kind["kind"] == "leveraging" and kind["evidence"]["compensation"] == ["refund"]
-    assert not {"sex", "gender", "age"} & set(kind["evidence"])
+    kind = classify_customer(turns, conversation, [], Agitation(), config.detectors)
+    assert kind.kind == "leveraging" and kind.evidence["compensation"] == ["refund"]
+    assert not {"sex", "gender", "age"} & set(kind.evidence)
     quiet = [turn("A", "agent", 0, 20000, " ".join(["talk"] * 40)), turn("C", "customer", 20500, 21000, "ok")]
     conversation = analyse_conversation(quiet, 22000, config.conversation)
-    assert classify_customer(quiet, conversation, [], {"peak": None}, config.detectors)["kind"] == "silent"
+    assert classify_customer(quiet, conversation, [], Agitation(), config.detectors).kind == "silent"
 
 
 def test_cues_match_whole_words_and_ignore_script_and_punctuation():

@@ -10,8 +10,8 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 
 from audioqa import load_config
 from audioqa.audio import decode_audio
-from audioqa.diarise import borrow_embeddings, diarise
-from audioqa.evaluate import read_rttm
+from audioqa.diarization import borrow_embeddings, diarise
+from audioqa.evaluation.accuracy import read_rttm
 from audioqa.models import load_diarization
 
 from .conftest import SAMPLES, sample_path

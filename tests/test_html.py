@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioqa.html import render_call_page, render_index, write_call_page
+from audioqa.output.page import render_call_page, render_index, write_call_page
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "out" / "screenshots"
@@ -121,8 +121,8 @@ def test_index_is_sortable_and_links_each_call(browser, tmp_path):
 
 
 def test_audio_is_embedded_as_opus():
-    from audioqa.html import encode_audio
+    from audioqa.output.files import audio_data_uri
 
-    uri = encode_audio(np.zeros((2, 16000), np.float32) + 0.01, 16000)
+    uri = audio_data_uri(np.zeros((2, 16000), np.float32) + 0.01, sample_rate_hz=16000)
     assert uri.startswith("data:audio/ogg;base64,") and len(uri) < 20000
     json.dumps(uri)

@@ -14,7 +14,7 @@ import soundfile as sf
 from audioqa.audio import SAMPLE_RATE_HZ
 from audioqa.config import load_config
 from audioqa.pipeline import analyze_file
-from audioqa.report import write_report
+from audioqa.output import write_report
 
 from .conftest import SAMPLES, sample_path, truth
 
@@ -40,7 +40,7 @@ def word_role_agreement(report, truth_turns) -> float:
 @pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "en_support_stereo_8k"])
 def test_stereo_call_takes_roles_from_the_channel_map(reports, call_id):
     report = reports[call_id]
-    assert report.options["layout"] == "stereo"
+    assert report.options.layout == "stereo"
     assert {(s.id, s.role, s.channel) for s in report.speakers} == {("ch0", "agent", 0), ("ch1", "customer", 1)}
     assert "diarization" not in report.timings_ms
     assert word_role_agreement(report, truth(call_id)["turns"]) > 0.95
@@ -64,7 +64,7 @@ def test_turns_follow_the_scripted_speaker_order(reports, call_id):
 @pytest.mark.parametrize("call_id", ["zh_complaint_mono", "en_complaint_mono"])
 def test_mono_call_is_diarised_into_agent_and_customer(reports, call_id):
     report = reports[call_id]
-    assert report.options["layout"] == "mono"
+    assert report.options.layout == "mono"
     assert sorted(s.role for s in report.speakers) == ["agent", "customer"]
     assert all(s.role_confidence >= 0.6 for s in report.speakers)
     assert word_role_agreement(report, truth(call_id)["turns"]) > 0.85
@@ -84,7 +84,7 @@ def test_fake_stereo_is_diarised_as_mono(models, tmp_path):
     config = load_config(overrides={"asr": {"language": "en"}})
     report = analyze_file(path, models, config)
     assert report.source.channels == 2
-    assert report.options["layout"] == "mono"
+    assert report.options.layout == "mono"
     assert sorted(s.role for s in report.speakers) == ["agent", "customer"]
     assert all(s.channel is None for s in report.speakers)
 
@@ -113,7 +113,7 @@ def test_mandarin_comes_out_in_simplified_characters(reports, call_id):
 def test_interrupting_agent_is_caught_on_the_stereo_complaint(reports):
     conv = reports["zh_complaint_stereo"].conversation
     assert any(i.interrupter_role == "agent" for i in conv.interruptions)
-    assert conv.response_latency_ms["max"] >= 2000  # the scripted 2.6-3.2 s of dead air
+    assert conv.response_latency_ms.max >= 2000  # the scripted 2.6-3.2 s of dead air
 
 
 def test_a_silent_party_gets_no_invented_words(models, config, tmp_path):
@@ -168,7 +168,7 @@ def test_agitated_customer_is_found_where_the_script_is_agitated(reports, call_i
     agitation = [e for e in report.events if e.type == "customer_agitation"]
     assert agitation, "no customer_agitation event"
     assert any(overlaps_any(e, scripted_spans(call_id, "customer", "agitated")) for e in agitation)
-    assert report.agitation["peak"]["score"] >= 0.5
+    assert report.agitation.peak.score >= 0.5
     for e in agitation:
         assert e.role == "customer" and 0 <= e.score <= 1 and e.evidence["acoustic"]
 
@@ -176,7 +176,7 @@ def test_agitated_customer_is_found_where_the_script_is_agitated(reports, call_i
 def test_calm_call_has_no_agitation(reports):
     report = reports["en_support_stereo_8k"]
     assert not [e for e in report.events if e.type in ("customer_agitation", "agent_counter_escalation")]
-    assert report.agitation["peak"]["score"] < 0.5
+    assert report.agitation.peak.score < 0.5
 
 
 @pytest.mark.parametrize("call_id", ["zh_complaint_stereo", "en_complaint_mono"])
@@ -226,12 +226,12 @@ def failed_rules(report) -> set[str]:
 
 def test_the_badly_handled_complaint_scores_lower_than_the_well_handled_one(reports):
     bad, good = reports["zh_complaint_stereo"], reports["zh_complaint_mono"]
-    assert bad.score["total"] < good.score["total"] - 30
-    assert not bad.score["passed"] and good.score["passed"]
+    assert bad.score.total < good.score.total - 30
+    assert not bad.score.passed and good.score.passed
     assert {"forbidden.not_my_fault", "forbidden.calm_down", "forbidden.busy", "counter.phrases",
             "proactive.customer_had_to_ask", "empathy.acknowledge"} <= failed_rules(bad)
     assert {"greeting", "empathy.acknowledge", "empathy.before_solution", "forbidden.busy"}.isdisjoint(failed_rules(good))
-    assert "escalation_threat" in bad.score["flags"] and "escalation_threat" not in good.score["flags"]
+    assert "escalation_threat" in bad.score.flags and "escalation_threat" not in good.score.flags
     for r in bad.rules:
         for hit in r.hits:
             assert hit.end_ms >= hit.begin_ms and hit.role in ("agent", "customer")
@@ -240,8 +240,8 @@ def test_the_badly_handled_complaint_scores_lower_than_the_well_handled_one(repo
 def test_english_complaint_breaks_the_english_rules(reports):
     report = reports["en_complaint_mono"]
     assert {"forbidden.talk_to_manager", "forbidden.not_my_job", "proactive.customer_had_to_ask"} <= failed_rules(report)
-    assert "escalation_threat" in report.score["flags"]
-    assert reports["en_support_stereo_8k"].score["passed"]
+    assert "escalation_threat" in report.score.flags
+    assert reports["en_support_stereo_8k"].score.passed
 
 
 def test_stereo_calls_never_load_the_diarisation_models():

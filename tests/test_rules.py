@@ -10,14 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from audioqa.cli import app
-from audioqa.evaluate import evaluate_rules_on_utterances
-from audioqa.records import Event, RuleResult, Turn, Word
-from audioqa.redact import find_pii, redact_audio
+from audioqa.evaluation.accuracy import evaluate_rules_on_utterances
+from audioqa.records import CategoryScore, Event, RedactedSpan, RuleResult, Turn, Word
+from audioqa.output.redact import find_pii, redact_audio
 from audioqa.rules import CallView, RuleError, evaluate, example_view, load_pack, parse_pack
 from audioqa.scoring import score_call
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKS = {"zh": ROOT / "configs" / "rules" / "zh-CN.yaml", "en": ROOT / "configs" / "rules" / "en.yaml"}
+PACKS = {"zh": ROOT / "audioqa" / "configs" / "rules" / "zh-CN.yaml", "en": ROOT / "audioqa" / "configs" / "rules" / "en.yaml"}
 runner = CliRunner()
 
 
@@ -143,7 +143,7 @@ def test_a_malformed_pack_names_file_line_and_rule(tmp_path):
     message = str(e.value)
     assert message.startswith(f"{bad}:8: rule broken: ") and "telepathy" in message and "\n" not in message
     result = runner.invoke(app, ["rules", "validate", str(bad)])
-    assert result.exit_code == 1 and ":8: rule broken:" in result.output
+    assert result.exit_code == 2 and ":8: rule broken:" in result.output
 
 
 def test_invalid_yaml_and_duplicate_ids_are_refused():
@@ -161,18 +161,18 @@ def test_score_weighs_rules_and_a_fatal_rule_fails_the_call():
                RuleResult("d", "empathy", "minor", 5, False, False, ()),  # not applicable: not counted
                RuleResult("e", "escalation", "info", 0, False, True, (), flag="escalation_threat")]
     score = score_call(results, [], 60000, pass_mark=50)
-    assert score["total"] == 60.0 and score["passed"] and not score["fatal"]
-    assert score["by_category"]["courtesy"] == {"earned": 4.0, "possible": 8.0, "failed": ["b"], "score": 50.0}
-    assert score["flags"] == ["escalation_threat"]
+    assert score.total == 60.0 and score.passed and not score.fatal
+    assert score.by_category["courtesy"] == CategoryScore(earned=4.0, possible=8.0, failed=("b",), score=50.0)
+    assert score.flags == ("escalation_threat",)
     fatal = score_call(results + [RuleResult("f", "courtesy", "fatal", 1, False, True, ())], [], 60000, pass_mark=50)
-    assert fatal["fatal"] and not fatal["passed"]
+    assert fatal.fatal and not fatal.passed
 
 
 def test_agitation_at_the_end_is_flagged_unresolved():
     late = [Event("customer_agitation", "C", "customer", 50000, 58000, 0.9, {})]
     early = [Event("customer_agitation", "C", "customer", 1000, 5000, 0.9, {})]
-    assert "unresolved_agitation" in score_call([], late, 60000, pass_mark=70)["flags"]
-    assert "unresolved_agitation" not in score_call([], early, 60000, pass_mark=70)["flags"]
+    assert "unresolved_agitation" in score_call([], late, 60000, pass_mark=70).flags
+    assert "unresolved_agitation" not in score_call([], early, 60000, pass_mark=70).flags
 
 
 def test_packs_precision_and_recall_on_the_labelled_utterances():
@@ -209,18 +209,18 @@ def test_ordinary_numbers_are_not_pii(text):
 
 
 def test_redacted_report_masks_the_words_and_keeps_times(reports_free_report):
-    from audioqa.redact import redact_report
+    from audioqa.output.redact import redact_report
 
     report = redact_report(reports_free_report)
     turn = report.turns[0]
     assert "138" not in turn.text and "*" in turn.text
     assert [w.begin_ms for w in turn.words] == [w.begin_ms for w in reports_free_report.turns[0].words]
-    assert report.options["redactions"][0]["type"] == "phone"
+    assert report.options.redactions[0].type == "phone"
 
 
 def test_redacted_audio_silences_the_spans():
     samples = np.ones((2, 16000), np.float32)
-    out = redact_audio(samples, [{"begin_ms": 200, "end_ms": 400}], sample_rate_hz=16000, pad_ms=0)
+    out = redact_audio(samples, [RedactedSpan("phone", 200, 400)], sample_rate_hz=16000, pad_ms=0)
     assert np.all(out[:, 3200:6400] == 0) and np.all(out[:, :3200] == 1) and np.all(out[:, 6400:] == 1)
     assert np.all(samples == 1)
 
@@ -228,11 +228,12 @@ def test_redacted_audio_silences_the_spans():
 @pytest.fixture
 def reports_free_report():
     """A minimal CallReport with a phone number in its only turn (no models needed)."""
-    from audioqa.records import CallReport, Conversation, Source
+    from audioqa.records import CallOptions, CallReport, Conversation, NonTalk, ResponseLatency, Source
 
     turn = _turn("我的 电话 是 138 1234 5678")
-    conversation = Conversation({}, {"total_ms": 0, "spans": []}, (), (), {}, {"items": []})
-    return CallReport("c1", Source("x.wav", "0", 3000, 16000, 1), "zh", {}, (), (turn,), conversation, {})
+    conversation = Conversation({}, NonTalk(0, ()), (), (), {}, ResponseLatency(None, None, 0, ()))
+    return CallReport("c1", Source("x.wav", "0", 3000, 16000, 1), "zh", {}, (), (turn,), conversation, {},
+                      CallOptions("mono", "0"))
 
 
 def test_rescore_reruns_rules_on_a_stored_report(tmp_path):

@@ -17,8 +17,8 @@ from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
 from audioqa import load_config  # noqa: E402
 from audioqa.audio import decode_audio  # noqa: E402
-from audioqa.diarise import diarise  # noqa: E402
-from audioqa.evaluate import read_rttm  # noqa: E402
+from audioqa.diarization import diarise  # noqa: E402
+from audioqa.evaluation.accuracy import read_rttm  # noqa: E402
 from audioqa.models import load_diarization  # noqa: E402
 
 

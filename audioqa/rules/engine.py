@@ -9,7 +9,7 @@ from typing import Any
 
 from ..records import Event, RuleHit, RuleResult, Turn, Word
 from ..text import IndexedText, find_fuzzy, find_normalised, find_pinyin
-from ..turns import join_words
+from ..text import join_words
 from .pack import Pack, Rule
 
 

@@ -40,17 +40,13 @@ from typing import Any
 
 import yaml
 
-from ..errors import AudioQAError
+from ..errors import RuleError
 
 SEVERITIES = ("info", "minor", "major", "fatal")
 MATCH_MODES = ("exact", "normalised", "fuzzy", "pinyin", "regex")
 SPEAKERS = ("agent", "customer", "any")
 FLAGS = ("escalation_threat", "abuse")
 _CONDITION_KEYS = ("said", "all", "any", "not", "before", "within", "event", "after_event")
-
-
-class RuleError(AudioQAError):
-    """A rule pack is malformed; the message names the file, the line and the rule."""
 
 
 class _LineLoader(yaml.SafeLoader):

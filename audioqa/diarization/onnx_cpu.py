@@ -8,16 +8,14 @@ runs them.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-logger = logging.getLogger("audioqa")
+from ..output.files import atomic_path
 
 
 def _exported(network: torch.nn.Module, example: torch.Tensor, dynamic_axes: dict[int, str], weights: Path,
@@ -27,17 +25,10 @@ def _exported(network: torch.nn.Module, example: torch.Tensor, dynamic_axes: dic
     target = cache / "onnx" / f"{name}-{digest}.onnx"
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        with torch.no_grad():
-            torch.onnx.export(network, (example,), tmp, input_names=["input"], output_names=["output"],
-                              dynamic_axes={"input": dynamic_axes}, opset_version=17, dynamo=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(target, suffix=".onnx") as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on CAM++ and the LSTM say nothing to a user
+        torch.onnx.export(network, (example,), str(tmp), input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": dynamic_axes}, opset_version=17, dynamo=False)
     return target
 
 

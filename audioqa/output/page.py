@@ -7,18 +7,20 @@ says ``<script>`` shows as text.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..records import AGENT_COUNTER_ESCALATION, AGENT_FREEZE, CUSTOMER_AGITATION, DRY_APPEASEMENT, MONOTONE_AGENT
+from ..text import CJK
+from .files import audio_data_uri, write_atomic
+
 ROLE_COLOURS = {"agent": "#2b6cb0", "customer": "#c05621", "unknown": "#718096"}
-EVENT_COLOURS = {"customer_agitation": "#e53e3e", "agent_freeze": "#805ad5", "agent_counter_escalation": "#d69e2e",
-                 "dry_appeasement": "#38a169", "monotone_agent": "#718096"}
+EVENT_COLOURS = {CUSTOMER_AGITATION: "#e53e3e", AGENT_FREEZE: "#805ad5", AGENT_COUNTER_ESCALATION: "#d69e2e",
+                 DRY_APPEASEMENT: "#38a169", MONOTONE_AGENT: "#718096"}
 _WIDTH = 1000  # SVG user units across the call
 
 _CSS = """
@@ -60,26 +62,6 @@ def _e(value: Any) -> str:
 def _clock(ms: int) -> str:
     s = ms // 1000
     return f"{s // 60:d}:{s % 60:02d}.{(ms % 1000) // 100:d}"
-
-
-def encode_audio(samples: np.ndarray, sample_rate_hz: int) -> str:
-    """A ``data:`` URI of the call mixed to mono, as Ogg/Opus at 24 kbit/s (about 180 kB per minute)."""
-    import av
-
-    mono = samples.mean(axis=0).astype(np.float32) if samples.ndim == 2 else samples.astype(np.float32)
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=48000, layout="mono")
-        stream.bit_rate = 24000
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
-        frame = av.AudioFrame.from_ndarray(mono[None, :], format="fltp", layout="mono")
-        frame.sample_rate = sample_rate_hz
-        for resampled in resampler.resample(frame) + resampler.resample(None):
-            for packet in stream.encode(resampled):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return "data:audio/ogg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def _timeline(report: dict[str, Any]) -> str:
@@ -163,7 +145,7 @@ def _transcript(report: dict[str, Any]) -> str:
                 text = (f'<mark class="{"bad" if hit[3] else "good"}" data-begin-ms="{w["begin_ms"]}" '
                         f'title="{_e(rule["id"])}: {_e(rule["description"])}">{text}</mark>')
             pieces.append(text)
-        cjk = any("\u3400" <= ch <= "\u9fff" for ch in t["text"])
+        cjk = bool(CJK.search(t["text"]))
         body = ("" if cjk else " ").join(pieces)
         rows.append(f'<div class="turn" data-begin-ms="{t["begin_ms"]}"><span class="time">{_clock(t["begin_ms"])}'
                     f'</span><span class="role-{_e(t["role"])}">{_e(t["role"])}</span><span>{body}</span></div>')
@@ -215,10 +197,8 @@ def render_call_page(report: dict[str, Any], *, audio_src: str | None) -> str:
 def write_call_page(report: dict[str, Any], out_dir: Path, *, samples: np.ndarray | None = None,
                     sample_rate_hz: int = 16000, audio_relative: str | None = None) -> Path:
     """Write ``<call_id>.html``: audio embedded from ``samples``, or referenced at ``audio_relative``."""
-    from .report import write_atomic
-
     src = audio_relative if audio_relative is not None else (
-        encode_audio(samples, sample_rate_hz) if samples is not None else None)
+        audio_data_uri(samples, sample_rate_hz=sample_rate_hz) if samples is not None else None)
     path = Path(out_dir) / f"{report['call_id']}.html"
     write_atomic(path, render_call_page(report, audio_src=src))
     return path

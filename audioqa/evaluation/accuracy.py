@@ -1,4 +1,5 @@
-"""Evaluation against labelled data: how well the agitation score tells anger from calm speech.
+"""Accuracy against labelled data: agitation (ROC AUC), rule packs (precision, recall), diarisation (DER)
+and speech recognition (WER, CER).
 
 ``audioqa eval agitation MANIFEST.tsv``: each clip is scored as one turn against a baseline made from the
 same speaker's *other* clips, whatever their labels, so no label leaks into the baseline.
@@ -12,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .audio import SAMPLE_RATE_HZ, decode_audio
-from .config import Config
-from .detectors import acoustic_arousal, agitation_score
-from .errors import AudioQAError
-from .prosody import SegmentProsody, frame_features, make_baseline, measure, relative_z
-from .records import Word
+from ..audio import SAMPLE_RATE_HZ, decode_audio
+from ..config import Config
+from ..detectors import acoustic_arousal, agitation_score
+from ..errors import AudioQAError
+from ..prosody import frame_features, make_baseline, measure, relative_z
+from ..records import SegmentProsody, Word
 
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:
@@ -114,7 +115,7 @@ def evaluate_rules_on_utterances(utterances: str | Path, packs: dict[str, Any]) 
     A rule fires when its condition holds on the utterance alone (its ``when`` is not asked); only rules
     decided by text alone are scored. Counts are over (utterance, rule) pairs, per language and overall.
     """
-    from .rules import evaluate, example_view
+    from ..rules import evaluate, example_view
 
     with open(utterances, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
@@ -170,7 +171,7 @@ def evaluate_diarization(manifest: str | Path, config: Config, pipeline: Any) ->
     from pyannote.core import Annotation, Segment
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from .diarise import diarise
+    from ..diarization import diarise
 
     root = Path(manifest).parent
     with open(manifest, newline="", encoding="utf-8") as f:
@@ -198,8 +199,8 @@ def evaluate_diarization(manifest: str | Path, config: Config, pipeline: Any) ->
 
 def evaluate_asr(manifest: str | Path, config: Config, whisper: Any) -> list[dict[str, Any]]:
     """Word error rate (English) or character error rate (Chinese, after normalisation) per clip."""
-    from .asr import transcribe
-    from .text import edit_distance, normalise
+    from ..asr import transcribe
+    from ..text import edit_distance, normalise
 
     root = Path(manifest).parent
     with open(manifest, newline="", encoding="utf-8") as f:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import SAMPLE_RATE_HZ
-from .config import DiarizationOptions
-from .records import SpeakerSegment
+from ..audio import SAMPLE_RATE_HZ
+from ..config import DiarizationOptions
+from ..records import SpeakerSegment
 
 
 def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions, *,

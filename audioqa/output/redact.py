@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .records import CallReport, RuleHit, Turn
-from .text import IndexedText
-from .turns import join_words
+from ..records import CallReport, RedactedSpan, RuleHit, Turn
+from ..text import IndexedText, join_words
+from .files import encode_audio, write_atomic
 
 _SEP = r"[ \-]?"
 _PATTERNS = (  # order matters: the first type to claim a stretch of digits keeps it
@@ -93,38 +93,25 @@ def redact_report(report: CallReport) -> CallReport:
         return dataclasses.replace(hit, text=_mask(hit.text)) if overlapping else hit
 
     rules = tuple(dataclasses.replace(r, hits=tuple(clean(h) for h in r.hits)) for r in report.rules)
-    spans = [{"type": r.type, "begin_ms": r.begin_ms, "end_ms": r.end_ms} for r in pii]
+    spans = tuple(RedactedSpan(r.type, r.begin_ms, r.end_ms) for r in pii)
     return dataclasses.replace(report, turns=tuple(turns), rules=rules,
-                               options={**report.options, "redacted": True, "redactions": spans})
+                               options=dataclasses.replace(report.options, redacted=True, redactions=spans))
 
 
-def redact_audio(samples: np.ndarray, spans: Sequence[dict], *, sample_rate_hz: int, pad_ms: int = 100) -> np.ndarray:
-    """A copy of ``samples`` (channels, n) with every span (``begin_ms``, ``end_ms``) silenced on all channels."""
+def redact_audio(samples: np.ndarray, spans: Sequence[RedactedSpan], *, sample_rate_hz: int,
+                 pad_ms: int = 100) -> np.ndarray:
+    """A copy of ``samples`` (channels, n) with every span silenced on all channels, ``pad_ms`` either side."""
     out = samples.copy()
     for s in spans:
-        begin = max(0, (s["begin_ms"] - pad_ms) * sample_rate_hz // 1000)
-        end = min(out.shape[1], (s["end_ms"] + pad_ms) * sample_rate_hz // 1000)
+        begin = max(0, (s.begin_ms - pad_ms) * sample_rate_hz // 1000)
+        end = min(out.shape[1], (s.end_ms + pad_ms) * sample_rate_hz // 1000)
         out[:, begin:end] = 0.0
     return out
 
 
 def write_wav(path: Path, samples: np.ndarray, *, sample_rate_hz: int) -> None:
-    """16-bit PCM WAV of (channels, n) float samples, written with PyAV, atomically."""
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    layout = "stereo" if samples.shape[0] == 2 else "mono"
-    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-    with av.open(str(tmp), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=sample_rate_hz, layout=layout)
-        frame = av.AudioFrame.from_ndarray(pcm.T.reshape(1, -1).copy(), format="s16", layout=layout)
-        frame.sample_rate = sample_rate_hz
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    tmp.replace(path)
+    """16-bit PCM WAV of (channels, n) float samples, written atomically."""
+    write_atomic(path, encode_audio(samples, sample_rate_hz=sample_rate_hz, fmt="wav"))
 
 
 __all__ = ["Redaction", "find_pii", "redact_audio", "redact_report", "write_wav"]

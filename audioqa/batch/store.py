@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import AudioQAError
+from ..errors import StoreError
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 
@@ -76,10 +76,6 @@ rule_results = sa.Table(
     sa.Column("applicable", sa.Boolean),
     sa.Column("hits", sa.Integer),
 )
-
-
-class StoreError(AudioQAError):
-    """The results database cannot be opened or written."""
 
 
 def _now() -> str:

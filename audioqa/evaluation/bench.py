@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .audio import SAMPLE_RATE_HZ, decode_audio, is_fake_stereo
-from .config import Config
-from .models import Models
-from .pipeline import _Timer, analyze_audio, call_id_for
+from ..audio import SAMPLE_RATE_HZ, decode_audio
+from ..config import Config
+from ..models import Models, diarization_weights
+from ..output import write_atomic
+from ..pipeline import STAGES, decode_and_analyze
 
 AWS_CALLS = ("call40_stereo_L-caller_R-agent.wav", "call49_stereo_L-caller_R-agent.wav", "call40_mono_mix.wav",
              "call49_mono_mix.wav")
@@ -53,35 +54,40 @@ def naive_baseline(path: Path, models: Models, stock_pipeline: Any) -> dict[str,
     return {"asr_s": asr_s, "diarization_s": time.perf_counter() - start}
 
 
-def run_bench(models: Models, config: Config, sample_dir: Path, shared_data: Path | None) -> dict[str, Any]:
+def stock_pipeline(config: Config) -> Any:
+    """pyannote's stock ``SpeakerDiarization`` (default step 0.1, every window embedded, PyTorch) with the
+    same weights and clustering parameters as audioqa's."""
+    from pyannote.audio.core.plda import PLDA
     from pyannote.audio.pipelines import SpeakerDiarization
 
-    from .models import load_diarization
+    from ..diarization import load_networks
 
-    # the baseline gets the same weights in plain PyTorch (ours may run them with ONNX Runtime)
-    plain, _ = load_diarization(config.models.model_copy(update={"onnx_cpu": False}), config.diarization)
-    stock = SpeakerDiarization(segmentation=plain._segmentation.model, embedding=plain._embedding.model_,
-                               plda=plain._plda, clustering="AgglomerativeClustering")
+    segmentation, embedding = load_networks(*diarization_weights(config.models))
+    stock = SpeakerDiarization(segmentation=segmentation, embedding=embedding, plda=PLDA.__new__(PLDA),
+                               clustering="AgglomerativeClustering")
     stock.instantiate({"segmentation": {"min_duration_off": 0.0},
-                       "clustering": {"method": "centroid", "threshold": 0.6, "min_cluster_size": 12}})
+                       "clustering": {"method": "centroid", "threshold": config.diarization.clustering_threshold,
+                                      "min_cluster_size": config.diarization.min_cluster_size}})
+    return stock
+
+
+def run_bench(models: Models, config: Config, sample_dir: Path, shared_data: Path | None) -> dict[str, Any]:
+    stock = stock_pipeline(config)
     rows = []
     for path, channels in bench_files(sample_dir, shared_data):
         cfg = config.model_copy(update={"channels": config.channels.model_copy(update=channels)}) if channels else config
-        timer = _Timer()
         memory: dict[str, float] = {}
-        with timer.stage("decode"):
-            audio = decode_audio(path)
-        memory["decode"] = _peak_rss_mb()
-        report = analyze_audio(audio, models, cfg, call_id=call_id_for(path, None), timer=timer)
-        memory["analysis"] = _peak_rss_mb()
-        seconds = audio.duration_ms / 1000
-        layout = "stereo" if audio.samples.shape[0] == 2 and not is_fake_stereo(audio.samples) else "mono"
+        _, report = decode_and_analyze(path, models, cfg, hook=lambda stage, _: memory.__setitem__(stage, _peak_rss_mb()))
+        memory = {"decode": memory["decode"], "analysis": memory["rules"]}
+        seconds = report.source.duration_ms / 1000
+        layout = report.options.layout
         baseline = naive_baseline(path, models, stock)
-        ours_s = sum(timer.ms.values()) / 1000
+        timings_ms = report.timings_ms
+        ours_s = sum(timings_ms.values()) / 1000
         rows.append({
             "file": path.name, "layout": layout, "duration_s": round(seconds, 1),
-            "stages_s": {k: round(v / 1000, 3) for k, v in timer.ms.items()},
-            "rtf": {k: round(v / 1000 / seconds, 4) for k, v in timer.ms.items()},
+            "stages_s": {k: round(v / 1000, 3) for k, v in timings_ms.items()},
+            "rtf": {k: round(v / 1000 / seconds, 4) for k, v in timings_ms.items()},
             "audioqa_s": round(ours_s, 2), "audioqa_rtf": round(ours_s / seconds, 4),
             "baseline_s": round(sum(baseline.values()), 2), "baseline": {k: round(v, 2) for k, v in baseline.items()},
             "peak_rss_mb": {k: round(v) for k, v in memory.items()},
@@ -100,14 +106,10 @@ def run_bench(models: Models, config: Config, sample_dir: Path, shared_data: Pat
 
 
 def write_results(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    from .report import write_atomic
-
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "results.json", out_dir / "results.md"
     write_atomic(json_path, json.dumps(results, indent=1) + "\n")
-    stages = sorted({k for r in results["calls"] for k in r["rtf"]}, key=["decode", "speakers", "asr", "turns",
-                                                                          "conversation", "prosody", "detectors",
-                                                                          "rules"].index)
+    stages = sorted({k for r in results["calls"] for k in r["rtf"]}, key=STAGES.index)
     lines = ["# audioqa benchmark", "",
              f"Models: {results['models']}; {results['cpu_threads']} thread(s) per process; one run, figures as "
              "ratios (shared machines are noisy).", "",

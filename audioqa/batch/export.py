@@ -14,12 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import AudioQAError
-from .records import Turn, Word
-from .redact import find_pii
+from ..errors import AudioQAError
+from ..output import atomic_path, find_pii
+from ..records import EVENT_TYPES, Turn, Word
 from .store import DONE, Store, calls, reports
-
-EVENT_TYPES = ("customer_agitation", "agent_freeze", "agent_counter_escalation", "dry_appeasement", "monotone_agent")
 
 
 def _mask_pii(text: str | None) -> str | None:
@@ -120,17 +118,15 @@ def write_table(rows: list[dict[str, Any]], path: Path, fmt: str, columns: Seque
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=list(columns) if columns and not rows else None)
-    tmp = path.with_name(f".{path.name}.tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        frame.to_csv(tmp, index=False)
-    elif fmt == "parquet":
-        frame.to_parquet(tmp, index=False)
-    elif fmt == "jsonl":
-        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
-    else:
+    if fmt not in ("csv", "parquet", "jsonl"):
         raise AudioQAError(f"unknown format {fmt!r}: csv, parquet or jsonl")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        elif fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
 
 
 def export(store: Store, out: Path, *, fmt: str, since: datetime | None = None, by: str = "call",

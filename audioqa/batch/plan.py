@@ -1,0 +1,115 @@
+"""Planning a batch: which recordings there are, and for each whether to analyse, re-score, skip or fail it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..audio import sha256_file
+from ..config import Config
+from ..errors import AudioQAError
+from .store import DONE, FAILED, Store
+
+
+@dataclass
+class Job:
+    """One file of the batch and what to do with it; ``call`` is its row in the store's ``calls`` table."""
+
+    path: Path
+    call: dict[str, Any]
+    action: str  # analyze | rescore | skip | fail
+    reason: str = ""
+
+
+def config_hashes(config: Config) -> tuple[str, str]:
+    """(hash of every setting that changes the analysis, hash of the rule packs' contents)."""
+    settings = config.model_dump()
+    settings.pop("rules")
+    settings.pop("batch")
+    analysis = hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    rules = hashlib.sha256()
+    for language in sorted(config.rules.packs):
+        path = config.rules.pack_path(language)
+        rules.update(language.encode() + (path.read_bytes() if path and path.is_file() else b""))
+    return analysis, rules.hexdigest()
+
+
+def discover(inputs: Sequence[Path], *, pattern: str = "*") -> list[Path]:
+    """Regular files under the inputs (recursively), matching a glob, hidden files and folders left out."""
+    found = []
+    for root in inputs:
+        if root.is_file():
+            found.append(root)
+            continue
+        if not root.is_dir():
+            raise AudioQAError(f"{root}: no such file or directory")
+        for path in root.rglob(pattern):
+            relative = path.relative_to(root).parts
+            if path.is_file() and not any(part.startswith(".") for part in relative):
+                found.append(path)
+    return sorted(set(found), key=lambda p: os.fsencode(p))
+
+
+def metadata_from_name(path: Path, pattern: str | None) -> dict[str, str]:
+    """Named groups of ``pattern`` (call_id, agent_id, start_time, queue, …) matched against the file stem."""
+    if not pattern:
+        return {}
+    match = re.search(pattern, path.stem)
+    return {k: v for k, v in match.groupdict().items() if v is not None} if match else {}
+
+
+def _start_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    for fmt in ("%Y%m%d%H%M%S", "%Y%m%d-%H%M%S", "%Y-%m-%dT%H:%M:%S", "%Y%m%d", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def plan(paths: Iterable[Path], store: Store, config: Config, *, since: datetime | None = None) -> list[Job]:
+    """Decide, for every file, whether to analyse, re-score, skip or fail it (and why)."""
+    analysis_hash, rules_hash = config_hashes(config)
+    options = config.batch
+    jobs, taken = [], {}
+    for path in paths:
+        try:
+            name = os.fsencode(path).decode("utf-8")
+        except UnicodeDecodeError:
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            jobs.append(Job(path, {"call_id": Path(shown).stem, "path": shown}, "fail",
+                            "file name is not valid UTF-8: rename the file"))
+            continue
+        meta = metadata_from_name(path, options.filename_pattern)
+        started = _start_time(meta.get("start_time"))
+        if since and (started or datetime.fromtimestamp(path.stat().st_mtime)) < since:
+            continue
+        call_id = meta.get("call_id") or path.stem
+        if call_id in taken and taken[call_id] != name:  # same stem in two folders: keep both apart
+            call_id = f"{call_id}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        taken[call_id] = name
+        call = {"call_id": call_id, "path": name, "content_sha256": "", "analysis_hash": analysis_hash,
+                "rules_hash": rules_hash, "agent_id": meta.get("agent_id"), "queue": meta.get("queue"),
+                "start_time": meta.get("start_time"), "call_metadata": meta}
+        if path.suffix.lower() not in options.extensions:
+            jobs.append(Job(path, call, "fail", f"unsupported extension {path.suffix or '(none)'!r}"))
+            continue
+        call["content_sha256"] = sha256_file(path)
+        row = store.get(call_id)
+        same_input = row and row["content_sha256"] == call["content_sha256"] and row["analysis_hash"] == analysis_hash
+        if same_input and row["status"] == DONE:
+            jobs.append(Job(path, call, "skip" if row["rules_hash"] == rules_hash else "rescore"))
+        elif same_input and row["status"] == FAILED and row["attempts"] >= options.max_attempts:
+            jobs.append(Job(path, call, "skip", row["error"] or "failed"))
+        else:
+            jobs.append(Job(path, call, "analyze"))
+    return jobs

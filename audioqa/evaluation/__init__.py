@@ -1,0 +1,2 @@
+"""Measuring audioqa: accuracy on labelled data (:mod:`.accuracy`, the ``eval`` commands) and speed
+against the naive baseline (:mod:`.bench`, the ``bench`` command)."""
