@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 from .records import Word
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # one Chinese character (CJK unified ideographs)
@@ -134,29 +136,6 @@ def find_normalised(index: IndexedText, phrase: str) -> list[tuple[int, int]]:
     return spans
 
 
-def edit_distance(a: Sequence, b: Sequence, *, limit: int | None = None) -> int:
-    """Levenshtein distance between two sequences; with ``limit``, anything above it is ``limit + 1``.
-
-    With a limit only the diagonal band of width ``2 * limit + 1`` is computed, and the computation stops
-    as soon as every path costs more than the limit.
-    """
-    bound = max(len(a), len(b)) if limit is None else limit
-    big = bound + 1
-    if abs(len(a) - len(b)) > bound:
-        return big
-    previous = [j if j <= bound else big for j in range(len(b) + 1)]
-    for i, x in enumerate(a, 1):
-        lo, hi = max(1, i - bound), min(len(b), i + bound)
-        current = [big] * (len(b) + 1)
-        current[0] = i if i <= bound else big
-        for j in range(lo, hi + 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != b[j - 1]))
-        if min(current[lo - 1:hi + 1]) > bound:
-            return big
-        previous = current
-    return min(previous[-1], big)
-
-
 def find_fuzzy(index: IndexedText, phrase: str, *, max_edits: int | None = None) -> list[tuple[int, int]]:
     """Spans within ``max_edits`` edits of the phrase (default: 1 up to 6 characters, then 1 per 5)."""
     needle = normalise(phrase)
@@ -186,7 +165,7 @@ def find_fuzzy(index: IndexedText, phrase: str, *, max_edits: int | None = None)
             end = start + length
             if end > len(text) or length <= 0:
                 continue
-            d = edit_distance(needle, text[start:end], limit=limit)
+            d = Levenshtein.distance(needle, text[start:end], score_cutoff=limit)  # > limit: limit + 1
             if d <= limit and _bounded(text, start, end) and (best is None or d < best[0]):
                 best = (d, end)
         if best:

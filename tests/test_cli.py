@@ -88,3 +88,94 @@ def test_cuda_without_a_gpu_is_refused_in_one_line(tmp_path):
                                  "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "device cuda" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def _one_line(result) -> str:
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["analyze", "x.wav"], ["batch", "calls"], ["rescore", "x.json"],
+                                     ["eval", "agitation", "M.tsv"], ["eval", "rules", "U.tsv"],
+                                     ["eval", "diarization", "M.tsv"], ["eval", "asr", "M.tsv"], ["bench"]])
+def test_every_command_refuses_an_invalid_config_in_one_line_with_exit_2(tmp_path, command):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("asr: {language: klingon}\n")
+    result = runner.invoke(app, [*command, "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "asr.language" in _one_line(result)
+
+
+@pytest.mark.parametrize("config", ["channels: {agent: 1, customer: 1}\n", "prosody: {frame_ms: 10}\n"])
+def test_a_config_that_would_fail_every_call_is_refused_when_it_loads(tmp_path, config):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(config)
+    result = runner.invoke(app, ["batch", str(tmp_path), "--config", str(bad), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and _one_line(result).startswith("error:")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_from_a_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp_path):
+    result = runner.invoke(app, ["export", "--db", "nosuchdialect://x", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "results database" in _one_line(result)
+
+
+@pytest.mark.parametrize("command", [["rules", "validate"], ["rules", "test"]])
+def test_an_invalid_rule_pack_is_one_line_and_exit_2(tmp_path, command):
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("rules: [{id: x}]\n")
+    result = runner.invoke(app, [*command, str(pack)])
+    assert result.exit_code == 2 and "rule x" in _one_line(result)
+
+
+@pytest.mark.parametrize("option", [["analyze", "x.wav", "--html-audio", "bogus"],
+                                    ["analyze", "x.wav", "--device", "tpu"],
+                                    ["analyze", "x.wav", "--language", "klingon"],
+                                    ["batch", "calls", "--executor", "slurm"],
+                                    ["export", "--db", "sqlite://", "--out", "x", "--format", "xlsx"],
+                                    ["export", "--db", "sqlite://", "--out", "x", "--by", "queue"]])
+def test_a_choice_outside_its_list_is_refused(option):
+    result = runner.invoke(app, option)
+    assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+def test_a_file_name_with_brackets_is_printed_as_it_is(tmp_path):
+    missing = tmp_path / "[urgent] call.wav"
+    result = runner.invoke(app, ["analyze", str(missing), "--out", str(tmp_path / "out"), "--language", "en"])
+    assert result.exit_code == 1 and "[urgent] call.wav" in result.output
+
+
+def test_verbose_logs_each_stage(caplog):
+    import logging
+
+    from audioqa.pipeline import TimingHook
+
+    runner.invoke(app, ["-v", "rules", "validate", "audioqa/configs/rules/en.yaml"])
+    assert logging.getLogger("audioqa").getEffectiveLevel() == logging.INFO
+    timing = TimingHook("call1")
+    with caplog.at_level(logging.INFO, logger="audioqa"):
+        timing("decode", None)
+        timing("asr", None)
+    assert [r.getMessage().split(" ")[:2] for r in caplog.records] == [["call1:", "decode"], ["call1:", "asr"]]
+    assert set(timing.ms) == {"decode", "asr"}
+    runner.invoke(app, ["rules", "validate", "audioqa/configs/rules/en.yaml"])
+
+
+def test_the_summary_puts_the_qa_verdict_first():
+    from audioqa.output import summary_row
+    from audioqa.records import (CallOptions, CallReport, Conversation, Event, NonTalk, ResponseLatency, Scorecard,
+                                 Source)
+
+    conversation = Conversation({"agent": 12000, "customer": 9000}, NonTalk(4000, ()), (), (), {},
+                                ResponseLatency(1500, 3000, 1, ()))
+    events = tuple(Event(t, "S1", "customer", 0, 1000, 0.9, {})
+                   for t in ("customer_agitation", "customer_agitation", "agent_freeze"))
+    score = Scorecard(41.5, False, True, 70.0, {}, ("escalation_threat",))
+    report = CallReport("c1", Source("c1.wav", "0", 30000, 8000, 2), "en", {}, (), (), conversation,
+                        {"asr": 3000}, CallOptions("stereo", "0"), events=events, score=score)
+    row = summary_row(report)
+    assert list(row)[:8] == ["call", "lang", "layout", "s", "score", "result", "flags", "events"]
+    assert (row["score"], row["result"], row["flags"]) == ("41.5", "FATAL", "escalation_threat")
+    assert row["events"] == "agitation 2, freeze 1"
+    assert row["talk s agent/cust."] == "12.0/9.0" and row["RTF"] == "0.10"

@@ -265,3 +265,14 @@ print("torch after mono:", "torch" in sys.modules, sorted(mono.models))
     assert run.returncode == 0, run.stderr[-2000:]
     assert "torch after stereo: False ['asr']" in run.stdout
     assert "torch after mono: True ['asr', 'diarization']" in run.stdout
+
+
+def test_the_pipeline_reports_each_stage_to_a_hook_in_order(models, config):
+    from audioqa.pipeline import STAGES, decode_and_analyze
+
+    seen = []
+    audio, report = decode_and_analyze(sample_path("en_support_stereo_8k"), models, config,
+                                       hook=lambda stage, artefact: seen.append((stage, type(artefact).__name__)))
+    assert [stage for stage, _ in seen] == list(STAGES)
+    assert dict(seen)["decode"] == "Audio" and dict(seen)["rules"] == "Scorecard"
+    assert list(report.timings_ms) == list(STAGES) and audio.duration_ms == report.source.duration_ms

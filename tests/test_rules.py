@@ -255,18 +255,3 @@ def test_rescore_reruns_rules_on_a_stored_report(tmp_path):
     result = runner.invoke(app, ["rescore", str(path), "--rules", str(pack)])
     assert result.exit_code == 0
     assert [r["id"] for r in json.loads(path.read_text())["rules"]] == ["only"]
-
-
-def test_edit_distance_with_a_limit_agrees_with_the_full_distance():
-    import random
-
-    from audioqa.text import edit_distance
-
-    rng = random.Random(7)
-    assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3
-    for _ in range(500):
-        a = "".join(rng.choice("abc ") for _ in range(rng.randint(0, 12)))
-        b = "".join(rng.choice("abc ") for _ in range(rng.randint(0, 12)))
-        full = edit_distance(a, b)
-        for limit in range(5):
-            assert edit_distance(a, b, limit=limit) == min(full, limit + 1)
