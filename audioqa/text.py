@@ -21,7 +21,9 @@ from rapidfuzz.distance import Levenshtein
 
 from .records import Word
 
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # one Chinese character (CJK unified ideographs)
+_CJK_RANGE = "\u3400-\u9fff\uf900-\ufaff"  # CJK unified ideographs (extension A and compatibility included)
+CJK = re.compile(f"[{_CJK_RANGE}]")  # one Chinese character
+_TOKEN = re.compile(f"[{_CJK_RANGE}]|[^\\s{_CJK_RANGE}]+")
 _DIGITS = str.maketrans({"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
                          "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"})
 
@@ -40,6 +42,11 @@ def to_simplified(text: str) -> str:
 
 def is_cjk(ch: str) -> bool:
     return bool(CJK.match(ch))
+
+
+def split_words(text: str) -> list[str]:
+    """Words as a recogniser gives them: each Chinese character alone, other runs of non-space whole."""
+    return _TOKEN.findall(text)
 
 
 def join_words(words: Iterable[Word]) -> str:

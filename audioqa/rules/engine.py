@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..records import Event, RuleHit, RuleResult, Turn, Word
-from ..text import IndexedText, find_fuzzy, find_normalised, find_pinyin
-from ..text import join_words
+from ..text import IndexedText, find_fuzzy, find_normalised, find_pinyin, join_words, split_words
 from .pack import Pack, Rule
 
 
@@ -172,7 +171,7 @@ def example_view(example: Any) -> CallView:
     for line in lines:
         role, _, text = str(line).partition(":")
         role = role.strip().lower()
-        tokens = re.findall(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+", text.strip())
+        tokens = split_words(text)
         step = max(1, 3000 // max(1, len(tokens)))
         words = tuple(Word(tok, cursor + k * step, cursor + (k + 1) * step, 1.0, role) for k, tok in enumerate(tokens))
         turns.append(Turn(role, role, cursor, cursor + 3000, join_words(words), words))

@@ -1,9 +1,9 @@
 """The ``audioqa`` command. Commands are thin: they parse options and call the library.
 
-Errors become exit codes in one place, :class:`_ErrorsToExitCodes`: any :class:`AudioQAError` (a bad
-configuration, rule pack, results database or recording) is one line on stderr and exit 2. Per-call
-failures in ``analyze`` and ``batch`` are listed and give exit 1. So: 0 all done, 1 some calls failed,
-2 nothing could run.
+Errors become exit codes in one place, :class:`~audioqa.cli.common.ErrorsToExitCodes`: any
+:class:`AudioQAError` (a bad configuration, rule pack, results database or recording) is one line on
+stderr and exit 2. Per-call failures in ``analyze`` and ``batch`` are listed and give exit 1. So: 0 all
+done, 1 some calls failed, 2 nothing could run.
 """
 
 from __future__ import annotations
@@ -11,80 +11,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
-from typer.core import TyperGroup
 
-from . import __version__
-from .config import load_config
-from .errors import AudioQAError, StoreError
+from .. import __version__
+from ..config import load_config
+from ..errors import AudioQAError, StoreError
+from .checks import eval_app, rules_app
+from .common import (ConfigOption, Device, ErrorsToExitCodes, Executor, ExportBy, ExportFormat, HtmlAudio, Language,
+                     err, out, say, table)
 
-err = Console(stderr=True, soft_wrap=True)  # one-line reasons stay on one line
-out = Console(width=None if sys.stdout.isatty() else 240)  # logs and pipes get the whole table
-
-
-def _say(label: str, message: str, *, style: str = "red") -> None:
-    """``label: message`` on stderr; the message is never read as rich markup (file names hold '[')."""
-    err.print(Text.assemble((f"{label}: ", style), message), highlight=False)
-
-
-class _ErrorsToExitCodes(TyperGroup):
-    """The CLI's one error boundary: an AudioQAError from any command is one line and exit 2."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except AudioQAError as e:
-            _say("error", str(e))
-            raise typer.Exit(code=2) from None
-
-
-app = typer.Typer(cls=_ErrorsToExitCodes, add_completion=False, rich_markup_mode="rich",
+app = typer.Typer(cls=ErrorsToExitCodes, add_completion=False, rich_markup_mode="rich",
                   pretty_exceptions_show_locals=False, context_settings={"help_option_names": ["-h", "--help"]})
-
-
-class Language(str, Enum):
-    auto = "auto"
-    zh = "zh"
-    en = "en"
-
-
-class Device(str, Enum):
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class HtmlAudio(str, Enum):
-    embed = "embed"
-    link = "link"
-
-
-class Executor(str, Enum):
-    local = "local"
-    ray = "ray"
-
-
-class ExportFormat(str, Enum):
-    csv = "csv"
-    parquet = "parquet"
-    jsonl = "jsonl"
-
-
-class ExportBy(str, Enum):
-    call = "call"
-    agent = "agent"
-
-
-ConfigOption = Annotated[Optional[Path], typer.Option(
-    "--config", help="YAML merged over audioqa's defaults (audioqa/configs/default.yaml).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+app.add_typer(eval_app, name="eval")
+app.add_typer(rules_app, name="rules")
 
 
 def _version(value: bool) -> None:
@@ -114,15 +57,6 @@ def parse_channels(text: str) -> dict[str, int]:
     return mapping
 
 
-def _table(title: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in rows[0] if rows else {"result": ""}:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    return table
-
-
 @app.command()
 def analyze(
     files: Annotated[list[Path], typer.Argument(help="Call recordings (WAV, MP3, FLAC, OGG/Opus, M4A, …).")],
@@ -137,7 +71,7 @@ def analyze(
     redact: Annotated[bool, typer.Option("--redact", help="Mask phone, ID, card numbers and e-mails in the reports.")] = False,
     redact_audio: Annotated[bool, typer.Option("--redact-audio", help="Also write <call_id>.redacted.wav with those spans silenced.")] = False,
     html_page: Annotated[bool, typer.Option("--html/--no-html", help="Write the spot-check page <call_id>.html.")] = True,
-    html_audio: Annotated[HtmlAudio, typer.Option(help="embed: audio inside the page; link: a relative path to the recording.")] = HtmlAudio.embed,
+    html_audio: Annotated[HtmlAudio, typer.Option(help="embed: audio inside the page; link: a relative path to the recording.")] = "embed",
 ) -> None:
     """Analyse call recordings and write one report per call into --out; print a summary table.
 
@@ -146,19 +80,19 @@ def analyze(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .audio import SAMPLE_RATE_HZ
-    from .models import load_models
-    from .output import redact_report, summary_row, write_call_page, write_report, write_wav
-    from .output import redact_audio as redact_audio_samples
-    from .pipeline import decode_and_analyze
+    from ..audio import SAMPLE_RATE_HZ
+    from ..models import load_models
+    from ..output import redact_report, summary_row, write_call_page, write_report, write_wav
+    from ..output import redact_audio as redact_audio_samples
+    from ..pipeline import decode_and_analyze
 
     overrides: dict[str, Any] = {}
     if language:
-        overrides.setdefault("asr", {})["language"] = language.value
+        overrides.setdefault("asr", {})["language"] = language
     if model:
         overrides.setdefault("models", {})["whisper"] = model
     if device:
-        overrides.setdefault("models", {})["device"] = device.value
+        overrides.setdefault("models", {})["device"] = device
     if channels:
         overrides["channels"] = parse_channels(channels)
     if min_speakers or max_speakers:
@@ -186,146 +120,22 @@ def analyze(
                 write_report(report, out_dir)
                 if html_page:
                     link = (os.path.relpath(Path(path).resolve(), out_dir.resolve())
-                            if html_audio == HtmlAudio.link else None)
+                            if html_audio == "link" else None)
                     write_call_page(report.to_dict(), out_dir, samples=samples, audio_relative=link)
                 rows.append(summary_row(report))
             except AudioQAError as e:
                 failed.append(str(e))
-                _say("failed", failed[-1])
+                say("failed", failed[-1])
             except Exception as e:  # one bad call must not stop the others; say what broke, in one line
                 failed.append(f"{path}: {type(e).__name__}: {e}")
                 logging.getLogger("audioqa").debug("analysis of %s failed", path, exc_info=True)
-                _say("failed", failed[-1])
+                say("failed", failed[-1])
             progress.advance(task)
 
     if rows:
-        out.print(_table(f"audioqa: {len(rows)} call(s) → {out_dir}", rows))
+        out.print(table(f"audioqa: {len(rows)} call(s) → {out_dir}", rows))
     if failed:
         err.print(f"{len(failed)} call(s) failed:\n  " + "\n  ".join(failed), highlight=False, markup=False)
-        raise typer.Exit(code=1)
-
-
-def _require_data(path: Path) -> None:
-    """Eval modes say so and exit 0 when their data is absent (a fresh clone has no ../shared)."""
-    if not path.is_file():
-        err.print(f"{path}: not found; nothing to evaluate", highlight=False, markup=False)
-        raise typer.Exit(code=0)
-
-
-def _print_result(title: str, rows: list[dict[str, Any]], as_json: bool, *, whole: Any = None) -> None:
-    """Rows as a table, or ``whole`` (default: the rows) as one line of JSON."""
-    if as_json:
-        print(json.dumps(rows if whole is None else whole, ensure_ascii=False))
-    else:
-        out.print(_table(title, rows))
-
-
-eval_app = typer.Typer(help="Measure accuracy on labelled data.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
-
-
-@eval_app.command("agitation")
-def eval_agitation(
-    manifest: Annotated[Path, typer.Argument(help="TSV with path, emotion and actor (or speaker) columns.")],
-    gain_normalize: Annotated[bool, typer.Option("--gain-normalize", help="Scale every clip to one speech level.")] = False,
-    as_json: JsonOption = False,
-    config_path: ConfigOption = None,
-) -> None:
-    """ROC AUC of the agitation score, angry vs neutral, and happy clips flagged at 90 % angry recall.
-
-    Each clip is scored as one turn against a baseline from the same speaker's other clips.
-    Exits 0 with a message when the manifest is absent.
-    """
-    from .evaluation.accuracy import evaluate_agitation
-
-    config = load_config(config_path)
-    _require_data(manifest)
-    result = evaluate_agitation(manifest, config, gain_normalize=gain_normalize)
-    title = f"agitation: {manifest}" + (" (gain-normalised)" if gain_normalize else "")
-    _print_result(title, [result], as_json, whole=result)
-
-
-@eval_app.command("rules")
-def eval_rules(
-    utterances: Annotated[Path, typer.Argument(help="TSV with lang, role, text and expected (rule ids) columns.")],
-    as_json: JsonOption = False,
-    config_path: ConfigOption = None,
-) -> None:
-    """Precision and recall of the rule packs' text rules on labelled utterances (e.g. tests/data/rule_utterances.tsv)."""
-    from .evaluation.accuracy import evaluate_rules_on_utterances
-    from .rules import load_pack
-
-    config = load_config(config_path)
-    _require_data(utterances)
-    packs = {lang: load_pack(config.rules.pack_path(lang)) for lang in config.rules.packs}
-    result = evaluate_rules_on_utterances(utterances, packs)
-    rows = [{"language": lang, **{k: c[k] for k in ("utterances", "precision", "recall", "tp", "fp", "fn")}}
-            for lang, c in result["by_language"].items()]
-    _print_result(f"rules: {utterances}", rows, as_json, whole=result)
-    if not as_json:
-        for e in result["errors"]:
-            out.print(f"  {e['lang']}: {e['text']!r}: expected {e['expected']}, fired {e['fired']}",
-                      highlight=False, markup=False)
-
-
-@eval_app.command("diarization")
-def eval_diarization(
-    manifest: Annotated[Path, typer.Argument(help="TSV with path, reference (naming an RTTM) and n_speakers columns.")],
-    as_json: JsonOption = False,
-    config_path: ConfigOption = None,
-) -> None:
-    """DER of the mono path at collars 0 and 0.25 s against reference RTTMs (pyannote.metrics)."""
-    from .evaluation.accuracy import evaluate_diarization
-    from .models import load_diarization
-
-    config = load_config(config_path)
-    _require_data(manifest)
-    pipeline, _ = load_diarization(config.models, config.diarization)
-    _print_result(f"diarization: {manifest}", evaluate_diarization(manifest, config, pipeline), as_json)
-
-
-@eval_app.command("asr")
-def eval_asr(
-    manifest: Annotated[Path, typer.Argument(help="TSV with path, transcript and language columns.")],
-    as_json: JsonOption = False,
-    config_path: ConfigOption = None,
-) -> None:
-    """WER (English) or CER (Chinese, after normalisation) of the recogniser against reference transcripts."""
-    from .evaluation.accuracy import evaluate_asr
-    from .models import load_whisper
-
-    config = load_config(config_path)
-    _require_data(manifest)
-    whisper, _ = load_whisper(config.models)
-    _print_result(f"asr: {manifest}", evaluate_asr(manifest, config, whisper), as_json)
-
-
-rules_app = typer.Typer(help="Check rule packs.", no_args_is_help=True)
-app.add_typer(rules_app, name="rules")
-
-
-@rules_app.command("validate")
-def rules_validate(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
-    """Load a pack; an invalid one is reported as FILE:LINE: rule ID: reason, with exit 2."""
-    from .rules import load_pack
-
-    loaded = load_pack(pack)
-    out.print(f"{pack}: {len(loaded.rules)} rules, valid", highlight=False, markup=False)
-
-
-@rules_app.command("test")
-def rules_test(pack: Annotated[Path, typer.Argument(help="A rule pack (YAML).")]) -> None:
-    """Run every rule's pass and fail examples. Exit 1 if any example does not behave as stated, 2 if the
-    pack is invalid."""
-    from .rules import load_pack, run_examples
-
-    loaded = load_pack(pack)
-    failures = run_examples(loaded)
-    n = sum(len(r.examples.get("pass", [])) + len(r.examples.get("fail", [])) for r in loaded.rules)
-    for line in failures:
-        err.print(line, highlight=False, markup=False)
-    out.print(f"{pack}: {n - len(failures)} of {n} examples behave as stated", highlight=False, markup=False)
-    if failures:
         raise typer.Exit(code=1)
 
 
@@ -337,8 +147,8 @@ def rescore(
     config_path: ConfigOption = None,
 ) -> None:
     """Re-run the rules and the score on a stored report, without re-transcribing."""
-    from .output.report import write_report_data
-    from .scoring import rescore_report
+    from ..output.report import write_report_data
+    from ..scoring import rescore_report
 
     config = load_config(config_path)
     try:
@@ -362,7 +172,7 @@ def batch(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for reports and, by default, audioqa.db.")] = Path("out"),
     db: Annotated[Optional[str], typer.Option(help="Database URL (default: sqlite:///OUT/audioqa.db), e.g. postgresql+psycopg://user@host/db.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes, each loading the models once.")] = 1,
-    executor: Annotated[Executor, typer.Option(help="local processes, or Ray actors.")] = Executor.local,
+    executor: Annotated[Executor, typer.Option(help="local processes, or Ray actors.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Existing Ray cluster (default: start a local one).")] = None,
     glob: Annotated[str, typer.Option(help="Only files matching this pattern, e.g. '*.wav'.")] = "*",
     since: Annotated[Optional[str], typer.Option(help="Only calls that started (or files modified) since this date.")] = None,
@@ -377,7 +187,7 @@ def batch(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .batch import Store, default_url, parse_since, run_batch
+    from ..batch import Store, default_url, parse_since, run_batch
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -401,7 +211,7 @@ def batch(
         store = Store(db or default_url(out_dir))
         with progress:
             summary = run_batch(inputs, out_dir, store, config_path=str(config_path) if config_path else None,
-                                workers=workers, executor=executor.value, glob=glob, since=since_date,
+                                workers=workers, executor=executor, glob=glob, since=since_date,
                                 ray_address=ray_address, progress=on_progress, on_plan=on_plan)
     except SQLAlchemyError as e:
         raise StoreError(f"results database: {type(e).__name__}: {str(e).splitlines()[0]}") from None
@@ -420,15 +230,15 @@ def batch(
 def export_cmd(
     db: Annotated[str, typer.Option(help="Database URL, e.g. sqlite:///out/audioqa.db.")],
     out_path: Annotated[Path, typer.Option("--out", help="Output file; the events table goes beside it (NAME.events.EXT).")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = ExportFormat.csv,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = "csv",
     since: Annotated[Optional[str], typer.Option(help="Only calls that started since this date.")] = None,
-    by: Annotated[ExportBy, typer.Option(help="call: one row per call; agent: aggregates per agent.")] = ExportBy.call,
+    by: Annotated[ExportBy, typer.Option(help="call: one row per call; agent: aggregates per agent.")] = "call",
     redact: Annotated[bool, typer.Option("--redact/--no-redact", help="Mask PII in ids and paths (default: on).")] = True,
 ) -> None:
     """Scores, key metrics, event counts and a pass/fail column per rule, for QA tools."""
-    from .batch import Store, export, parse_since
+    from ..batch import Store, export, parse_since
 
-    main_path, events_path, n = export(Store(db), out_path, fmt=fmt.value, since=parse_since(since), by=by.value,
+    main_path, events_path, n = export(Store(db), out_path, fmt=fmt, since=parse_since(since), by=by,
                                        redact=redact)
     out.print(f"{main_path}: {n} rows" + (f"; events: {events_path}" if events_path else ""), highlight=False,
               markup=False)
@@ -442,8 +252,8 @@ def bench(
     config_path: ConfigOption = None,
 ) -> None:
     """Per-stage wall time, real-time factor and peak memory, against the naive faster-whisper + pyannote baseline."""
-    from .evaluation.bench import run_bench, write_results
-    from .models import load_models
+    from ..evaluation.bench import run_bench, write_results
+    from ..models import load_models
 
     config = load_config(config_path)
     if not samples.is_dir():
