@@ -12,10 +12,12 @@ from ..config import DiarizationOptions
 
 logger = logging.getLogger("audioqa")
 
+# pyannote warns on import that torchcodec cannot decode files: audioqa never gives it a file, only samples
+warnings.filterwarnings("ignore", message=r"(?s).*torchcodec is not installed correctly.*")
+
 
 def load_networks(segmentation: Path, embedding: Path, architecture: Path) -> tuple[Any, Any]:
     """pyannote segmentation-3.0 and CAM++ (its network class read from ``architecture``, a .py file)."""
-    warnings.filterwarnings("ignore", message=r"(?s).*torchcodec is not installed correctly.*")
     from pyannote.audio import Model
 
     from .campplus import CamPlusPlusEmbedding
