@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioqa.audio import SAMPLE_RATE_HZ
 from audioqa.config import load_config
 from audioqa.output import write_report
 from audioqa.pipeline import analyze_file
 from audioqa.records import Word
 from audioqa.text import IndexedText, find_pinyin
 
-from .conftest import SAMPLES, sample_path, truth
+from .conftest import sample_path, truth
 
 pytestmark = pytest.mark.slow
 
