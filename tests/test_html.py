@@ -115,7 +115,7 @@ def test_index_is_sortable_and_links_each_call(browser, tmp_path):
     page.locator("th", has_text="score").click()
     first = page.locator("tbody tr").first.locator("td").nth(3).inner_text()
     assert first == "30.0"
-    assert page.locator("a[href='c2.html']").count() == 1
+    assert page.locator("a[href='./c2.html']").count() == 1
     assert log["errors"] == []
     page.close()
 
@@ -126,3 +126,20 @@ def test_audio_is_embedded_as_opus():
     uri = audio_data_uri(np.zeros((2, 16000), np.float32) + 0.01, sample_rate_hz=16000)
     assert uri.startswith("data:audio/ogg;base64,") and len(uri) < 20000
     json.dumps(uri)
+
+
+@pytest.mark.parametrize("call_id, link", [("javascript:alert(document.domain)", "./javascript%3Aalert%28document.domain%29.html"),
+                                           ("call#1", "./call%231.html"), ("../x", "./..%2Fx.html")])
+def test_index_links_are_relative_encoded_file_names(call_id, link):
+    page = render_index([{"call_id": call_id, "duration_s": 10.0}])
+    assert f'href="{link}"' in page and 'href="javascript' not in page
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_neutralised(tmp_path):
+    from audioqa.batch.export import write_table
+
+    path = tmp_path / "calls.csv"
+    write_table([{"call_id": "=HYPERLINK(\"x\")", "agent_id": "@A1", "queue": "-2+3", "score": -1.5,
+                  "path": "calls/ok.wav"}], path, "csv")
+    row = path.read_text().splitlines()[1]
+    assert row.startswith("\"'=HYPERLINK") and ",'@A1,'-2+3,-1.5,calls/ok.wav" in row

@@ -113,6 +113,15 @@ def by_agent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 EVENT_COLUMNS = ("call_id", "agent_id", "type", "role", "begin_ms", "end_ms", "score")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe (as OWASP advises
+    against CSV injection); other values pass unchanged."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
 def write_table(rows: list[dict[str, Any]], path: Path, fmt: str, columns: Sequence[str] | None = None) -> None:
     """Write rows atomically (temporary file, then rename)."""
     import pandas as pd
@@ -122,7 +131,7 @@ def write_table(rows: list[dict[str, Any]], path: Path, fmt: str, columns: Seque
         raise AudioQAError(f"unknown format {fmt!r}: csv, parquet or jsonl")
     with atomic_path(path) as tmp:
         if fmt == "csv":
-            frame.to_csv(tmp, index=False)
+            frame.map(neutralise_formulas).to_csv(tmp, index=False)
         elif fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:

@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -204,12 +205,18 @@ def write_call_page(report: dict[str, Any], out_dir: Path, *, samples: np.ndarra
     return path
 
 
+def _page_link(call_id: str) -> str:
+    """The relative, URL-encoded link to a call's page: a call id such as ``javascript:…`` or ``call#1``
+    stays a file name (a scheme or fragment cannot survive the encoding)."""
+    return "./" + quote(f"{call_id}.html", safe="")
+
+
 def render_index(rows: Sequence[dict[str, Any]], *, title: str = "audioqa: calls") -> str:
     """The night's calls in a sortable table (click a column header), each linking to its page."""
     body = []
     for r in rows:
         score = r.get("score")
-        body.append(f'<tr><td><a href="{_e(r["call_id"])}.html">{_e(r["call_id"])}</a></td><td>{_e(r.get("agent_id") or "")}</td>'
+        body.append(f'<tr><td><a href="{_e(_page_link(r["call_id"]))}">{_e(r["call_id"])}</a></td><td>{_e(r.get("agent_id") or "")}</td>'
                     f'<td data-sort="{r.get("duration_s", 0)}">{r.get("duration_s", 0):.0f} s</td>'
                     f'<td data-sort="{"" if score is None else score}">{"" if score is None else score}</td>'
                     f'<td>{"FATAL" if r.get("fatal") else ""}</td><td>{_e(r.get("flags", ""))}</td>'
