@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -179,16 +180,29 @@ class RulesOptions(_Section):
         return Path(str(shipped)) if shipped.is_file() else path
 
 
+def _regex(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from None
+    return pattern
+
+
 class BatchOptions(_Section):
     filename_pattern: str | None
     timeout_s: int = Field(ge=0)
     max_attempts: int = Field(ge=1)
     extensions: tuple[str, ...]
 
+    _pattern = field_validator("filename_pattern")(_regex)
+
 
 class ReportOptions(_Section):
     call_id_pattern: str | None
     html: bool
+
+    _pattern = field_validator("call_id_pattern")(_regex)
 
 
 class Config(_Section):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .config import Config
 from .records import CUSTOMER, CUSTOMER_AGITATION, CategoryScore, Event, RuleResult, Scorecard, Turn, Word
 from .rules import CallView, Pack, evaluate_pack, load_pack
 
@@ -45,6 +46,13 @@ def score_call(results: Sequence[RuleResult], events: Sequence[Event], duration_
     if unresolved_agitation(events, duration_ms):
         flags.append("unresolved_agitation")
     return Scorecard(total, total >= pass_mark and not fatal, fatal, pass_mark, by_category, tuple(flags))
+
+
+def check_packs(config: Config) -> None:
+    """Load every configured rule pack once, before any call is analysed: a pack that cannot be read or
+    is malformed stops the run at the start (RuleError naming file, line and rule), not after hours of ASR."""
+    for language in config.rules.packs:
+        load_pack(config.rules.pack_path(language))
 
 
 @functools.lru_cache(maxsize=8)

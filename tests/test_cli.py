@@ -179,3 +179,21 @@ def test_the_summary_puts_the_qa_verdict_first():
     assert (row["score"], row["result"], row["flags"]) == ("41.5", "FATAL", "escalation_threat")
     assert row["events"] == "agitation 2, freeze 1"
     assert row["talk s agent/cust."] == "12.0/9.0" and row["RTF"] == "0.10"
+
+
+@pytest.mark.parametrize("command", [["analyze", "x.wav"], ["batch", "."]])
+def test_a_broken_rule_pack_stops_the_run_before_any_call(tmp_path, command):
+    pack = tmp_path / "site.yaml"
+    pack.write_text("rules:\n  - {id: x, category: c, severity: minor, weight: 1, fail_if: {telepathy: 1}}\n")
+    config = tmp_path / "site-config.yaml"
+    config.write_text(f"rules: {{packs: {{en: {pack}}}}}\n")
+    result = runner.invoke(app, [*command, "--config", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and f"{pack}:2: rule x" in _one_line(result)
+
+
+@pytest.mark.parametrize("section, field", [("batch", "filename_pattern"), ("report", "call_id_pattern")])
+def test_an_invalid_file_name_pattern_is_refused_when_the_config_loads(tmp_path, section, field):
+    config = tmp_path / "bad.yaml"
+    config.write_text(f"{section}: {{{field}: '(?P<call_id'}}\n")
+    result = runner.invoke(app, ["batch", str(tmp_path), "--config", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and f"{section}.{field}" in _one_line(result)

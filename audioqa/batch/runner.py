@@ -20,7 +20,7 @@ from ..config import load_config
 from ..errors import AudioQAError
 from ..output import render_index, write_atomic, write_call_page
 from ..output.report import write_report_data
-from ..scoring import rescore_report
+from ..scoring import check_packs, rescore_report
 from .executors import Progress, Summary, run_local, run_ray
 from .export import collect
 from .plan import Job, discover, plan
@@ -36,6 +36,7 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
     """Run a batch; see the module docstring. Raises AudioQAError when it cannot run at all."""
     overrides = overrides or {}
     config = load_config(config_path, overrides)
+    check_packs(config)
     progress = progress or (lambda call_id, outcome: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     requeued = store.requeue_interrupted()

@@ -85,6 +85,7 @@ def analyze(
     from ..output import redact_report, summary_row, write_call_page, write_report, write_wav
     from ..output import redact_audio as redact_audio_samples
     from ..pipeline import decode_and_analyze
+    from ..scoring import check_packs
 
     overrides: dict[str, Any] = {}
     if language:
@@ -98,6 +99,7 @@ def analyze(
     if min_speakers or max_speakers:
         overrides["diarization"] = {"num_speakers": None, "min_speakers": min_speakers, "max_speakers": max_speakers}
     config = load_config(config_path, overrides)
+    check_packs(config)
     models = load_models(config.models, config.diarization, lazy_diarization=True)
 
     rows, failed = [], []
