@@ -3,13 +3,16 @@
 Whisper invents fluent text over silence, hold music and noise. Three guards keep a silent party
 silent: Silero VAD before decoding, no conditioning on previously decoded text (a hallucination
 cannot feed the next window), and per-segment gates on no-speech probability, mean log-probability
-and compression ratio. Mandarin comes out of Whisper base mostly in traditional characters; it is
+and compression ratio. Whisper measures repetition over a whole 30 s window, so a customer who says
+the same sentence again would lose every copy: a segment is dropped for repetition when its own text
+loops, or when its window repeats and its words are not clearly heard. Mandarin comes out of Whisper base mostly in traditional characters; it is
 normalised to simplified (OpenCC t2s) before anything downstream reads it.
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from typing import Any
 
 import numpy as np
@@ -33,7 +36,20 @@ def _keep_segment(segment: Any, options: AsrOptions) -> bool:
         return False
     if segment.avg_logprob < options.min_avg_log_prob:
         return False
-    return segment.compression_ratio <= options.compression_ratio_threshold
+    if compression_ratio(segment.text) > options.compression_ratio_threshold:
+        return False  # the segment loops on itself
+    if segment.compression_ratio > options.compression_ratio_threshold:
+        # its 30 s window repeats: a hallucinated loop, or a speaker saying the same sentence again;
+        # a sentence really said again is heard as clearly as the first time
+        probabilities = [w.probability for w in segment.words or ()]
+        return bool(probabilities) and float(np.mean(probabilities)) >= options.repeated_min_word_prob
+    return True
+
+
+def compression_ratio(text: str) -> float:
+    """How repetitive a text is: its UTF-8 length over its zlib-compressed length (Whisper's measure)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
 def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options: AsrOptions,

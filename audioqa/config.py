@@ -67,6 +67,7 @@ class AsrOptions(_Section):
     log_prob_threshold: float
     min_avg_log_prob: float
     compression_ratio_threshold: float = Field(gt=0)
+    repeated_min_word_prob: float = Field(ge=0, le=1)
     hallucination_silence_s: float | None
     gpu_batch_size: int = Field(ge=0)
 

@@ -8,7 +8,10 @@ import faster_whisper
 import numpy as np
 
 from audioqa import load_config
-from audioqa.asr import transcribe
+from audioqa.asr import _keep_segment, transcribe
+from audioqa.audio import decode_audio
+
+from .conftest import sample_path, truth
 
 
 class Recorder:
@@ -38,3 +41,33 @@ def test_on_cpu_windows_are_decoded_one_after_another(monkeypatch):
     model = Recorder(device="cpu")
     transcribe(model, np.zeros(16_000, np.float32), language="en", options=load_config().asr)
     assert "batch_size" not in model.kwargs and model.kwargs["condition_on_previous_text"] is False
+
+
+def _segment(text: str, *, window_ratio: float, word_probability: float) -> SimpleNamespace:
+    words = [SimpleNamespace(word=w, probability=word_probability) for w in text.split()]
+    return SimpleNamespace(text=text, compression_ratio=window_ratio, no_speech_prob=0.1, avg_logprob=-0.2, words=words)
+
+
+def test_a_segment_that_loops_on_itself_is_dropped_as_a_hallucination():
+    options = load_config().asr
+    assert not _keep_segment(_segment("thank you " * 20, window_ratio=6.0, word_probability=0.99), options)
+
+
+def test_a_sentence_said_again_is_kept_when_it_is_heard_clearly_and_dropped_when_not():
+    options = load_config().asr
+    sentence = "I want my money back before the end of the week"
+    assert _keep_segment(_segment(sentence, window_ratio=5.0, word_probability=0.9), options)
+    assert not _keep_segment(_segment(sentence, window_ratio=5.0, word_probability=0.3), options)
+    assert _keep_segment(_segment(sentence, window_ratio=1.5, word_probability=0.3), options)
+
+
+def test_a_customer_who_repeats_a_sentence_keeps_every_copy_of_its_words(models, config):
+    """Eight copies of one real 4.5 s sentence from a sample call: Whisper's window-level repetition gate
+    used to drop seven of them."""
+    turn = truth("en_complaint_mono")["turns"][1]
+    samples = decode_audio(sample_path("en_complaint_mono"), silent_peak_dbfs=config.audio.silent_peak_dbfs).samples[0]
+    sentence = samples[turn["begin_ms"] * 16:turn["end_ms"] * 16]
+    pause = np.zeros(9_600, np.float32)  # 0.6 s
+    words, _ = transcribe(models.whisper, np.concatenate([sentence, pause] * 8), language="en", options=config.asr)
+    text = " ".join(w.text for w in words).lower()
+    assert text.count("harbor road") == 8, text
