@@ -14,8 +14,9 @@ Features of a stretch of speech (``FEATURES``):
   a strained, harsh voice is less periodic;
 - ``rate``: speech units per second of words, pauses excluded (Chinese characters, English syllables).
 
-On acted speech, brightness and tilt up with periodicity down separates anger from neutral *and* from
-happy excitement, which pitch level and range do not (happy speech is higher and more varied).
+On acted speech in English, German and Polish, brightness and a flatter tilt separate anger from
+neutral *and* from happy excitement, which pitch level and range do not (happy speech is higher and
+more varied). "Cold" anger (Korean dev set) goes the other way on every one of these features.
 
 F0 tracker: ``librosa.yin`` with voicing from level, zero-crossing rate and pitch continuity.
 Measured here: yin 3.5 ms per second of audio, pyin 113 ms (32× slower, as much as ASR itself); their

@@ -63,7 +63,7 @@ def test_strained_customer_speech_is_agitation_and_calm_speech_is_not(config):
     events, call, _ = run(turns, {5: STRAINED}, config)
     agitation = [e for e in events if e.type == "customer_agitation"]
     assert [(e.begin_ms, e.end_ms) for e in agitation] == [(18500, 24000)]
-    assert agitation[0].score > 0.8 and agitation[0].evidence["acoustic"]["periodicity"] > 0
+    assert agitation[0].score > 0.8 and agitation[0].evidence["acoustic"]["alpha_db"] > 0
     assert call.peak.turn == 5
     calm_events, calm_call, _ = run(turns, {}, config)
     assert not [e for e in calm_events if e.type == "customer_agitation"]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import load_config
-from .common import ConfigOption, JsonOption, err, out, print_result
+from .common import ConfigOption, JsonOption, err, out, print_result, table
 
 
 def _require_data(path: Path) -> None:
@@ -23,23 +23,34 @@ eval_app = typer.Typer(help="Measure accuracy on labelled data.", no_args_is_hel
 
 @eval_app.command("agitation")
 def eval_agitation(
-    manifest: Annotated[Path, typer.Argument(help="TSV with path, emotion and actor (or speaker) columns.")],
+    manifests: Annotated[list[Path], typer.Argument(help="TSVs with path, emotion and actor (or speaker) columns, "
+                                                         "one per corpus.")],
     gain_normalize: Annotated[bool, typer.Option("--gain-normalize", help="Scale every clip to one speech level.")] = False,
+    loco: Annotated[bool, typer.Option("--loco", help="Also score each corpus with weights learned on the others.")] = False,
     as_json: JsonOption = False,
     config_path: ConfigOption = None,
 ) -> None:
-    """ROC AUC of the agitation score, angry vs neutral, and happy clips flagged at 90 % angry recall.
+    """Per corpus and worst case: ROC AUC of the agitation score (angry vs neutral), and neutral, calm,
+    happy and sad clips flagged at 90 % angry recall.
 
     Each clip is scored as one turn against a baseline from the same speaker's other clips.
-    Exits 0 with a message when the manifest is absent.
+    Absent manifests are skipped with a message; exits 0 when none is present.
     """
-    from ..evaluation.accuracy import evaluate_agitation
+    from ..evaluation.agitation import evaluate_agitation
 
     config = load_config(config_path)
-    _require_data(manifest)
-    result = evaluate_agitation(manifest, config, gain_normalize=gain_normalize)
-    title = f"agitation: {manifest}" + (" (gain-normalised)" if gain_normalize else "")
-    print_result(title, [result], as_json, whole=result)
+    present = [m for m in manifests if m.is_file()]
+    for m in manifests:
+        if not m.is_file():
+            err.print(f"{m}: not found; skipped", highlight=False, markup=False)
+    if not present:
+        raise typer.Exit(code=0)
+    result = evaluate_agitation(present, config, gain_normalize=gain_normalize, loco=loco)
+    gain = " (gain-normalised)" if gain_normalize else ""
+    print_result(f"agitation{gain}", [*result["corpora"], result["worst"]], as_json, whole=result)
+    if loco and not as_json:
+        rows = [{k: v for k, v in c.items() if k != "weights"} for c in result["loco"]["corpora"]]
+        out.print(table(f"agitation, learned weights, each corpus left out{gain}", [*rows, result["loco"]["worst"]]))
 
 
 @eval_app.command("rules")

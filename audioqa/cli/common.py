@@ -51,10 +51,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in rows[0] if rows else {"result": ""}:
+    columns = list(dict.fromkeys(k for row in rows for k in row)) or ["result"]
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
+        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
     return table
 
 

@@ -20,8 +20,9 @@ def cue_hits(text: str, phrases: Sequence[str]) -> list[str]:
 def acoustic_arousal(p: SegmentProsody, options: DetectorOptions) -> tuple[float, dict[str, float]]:
     """Arousal of one phrase (or turn): the weighted sum of its z-scores against the speaker's baseline.
 
-    Vocal effort (a brighter, flatter spectrum, a less periodic voice) carries most weight; loudness and
-    rate add to it; pitch level does not, since happy excitement raises it as much as anger does.
+    Vocal effort (a brighter, flatter spectrum) carries most weight and loudness adds to it: they rise
+    with anger on every dev corpus of raised-voice anger. Pitch level does not count, since happy
+    excitement raises it as much as anger does; nor does periodicity, whose direction flips between corpora.
     A phrase with too little speech carries no acoustic evidence (a syllable is not a sustained rise).
 
     Returns:

@@ -1,9 +1,5 @@
-"""Accuracy against labelled data: agitation (ROC AUC), rule packs (precision, recall), diarisation (DER)
-and speech recognition (WER, CER).
-
-``audioqa eval agitation MANIFEST.tsv``: each clip is scored as one turn against a baseline made from the
-same speaker's *other* clips, whatever their labels, so no label leaks into the baseline.
-"""
+"""Accuracy against labelled data: rule packs (precision, recall), diarisation (DER) and speech
+recognition (WER, CER). Agitation has its own module, :mod:`audioqa.evaluation.agitation`."""
 
 from __future__ import annotations
 
@@ -11,91 +7,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from ..audio import SAMPLE_RATE_HZ, decode_audio
+from ..audio import decode_audio
 from ..config import Config
-from ..detectors import acoustic_arousal, agitation_score
-from ..errors import AudioQAError
-from ..prosody import frame_features, make_baseline, measure, relative_z
-from ..records import SegmentProsody, Word
-
-
-def read_manifest(path: str | Path) -> list[dict[str, str]]:
-    """Rows of a tab-separated manifest with ``path``, ``emotion`` and ``actor`` or ``speaker`` columns."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if not rows:
-        raise AudioQAError(f"{path}: no rows")
-    columns = set(rows[0])
-    missing = {"path", "emotion"} - columns
-    if missing or not ({"actor", "speaker"} & columns):
-        raise AudioQAError(f"{path}: needs columns path, emotion and actor or speaker; missing "
-                           f"{', '.join(sorted(missing)) or 'actor/speaker'}")
-    return rows
-
-
-def measure_clip(path: Path, text: str, *, language: str, config: Config, gain_normalize: bool) -> dict[str, Any]:
-    """Prosody features of one clip taken as a single turn of speech (``prosody.measure``)."""
-    samples = decode_audio(path, silent_peak_dbfs=config.audio.silent_peak_dbfs).samples.mean(axis=0)
-    p = config.prosody
-
-    def frames_of(y: np.ndarray):
-        return frame_features(y, sr=SAMPLE_RATE_HZ, frame_ms=p.frame_ms, hop_ms=p.hop_ms, f0_min_hz=p.f0_min_hz,
-                              f0_max_hz=p.f0_max_hz)
-
-    frames = frames_of(samples)
-    if gain_normalize:  # the same speech level for every clip: absolute loudness can tell nothing
-        samples = samples * 10 ** ((-26.0 - float(np.median(frames.loudness_db[frames.active]))) / 20)
-        frames = frames_of(samples)
-    active = frames.t_ms[frames.active]
-    words = [Word(text, int(active[0]), int(active[-1]) + p.hop_ms, 1.0)] if len(active) and text else []
-    return measure(frames, np.ones(len(frames.t_ms), bool), words, language)
-
-
-def clip_score(clip: dict[str, Any], others: list[dict[str, Any]], config: Config) -> float:
-    """The detector's acoustic agitation score (0-1) of a clip against a baseline from ``others``."""
-    baseline = make_baseline(others, config.prosody.baseline_floor)
-    segment = SegmentProsody(turn=0, begin_ms=0, end_ms=clip["speech_ms"], speech_ms=clip["speech_ms"],
-                             f0_median_hz=None, f0_rel_st=None, f0_range_st=None, loudness_db=None,
-                             loudness_rel_db=None, rate=None, rate_rel=None, z=relative_z(clip, baseline))
-    units, _ = acoustic_arousal(segment, config.detectors)
-    return agitation_score(units, config.detectors)
-
-
-def roc_auc(positive: list[float], negative: list[float]) -> float:
-    """Probability that a positive scores above a negative (ties count half): the ROC AUC."""
-    pos, neg = np.asarray(positive)[:, None], np.asarray(negative)[None, :]
-    return float(np.mean((pos > neg) + 0.5 * (pos == neg)))
-
-
-def evaluate_agitation(manifest: str | Path, config: Config, *, gain_normalize: bool = False) -> dict[str, Any]:
-    """ROC AUC of angry vs neutral clips, and the share of happy clips flagged at 90 % angry recall."""
-    rows = read_manifest(manifest)
-    root = Path(manifest).parent
-    clips = []
-    for row in rows:
-        language = "zh" if row.get("language", "en").startswith("zh") else "en"
-        clips.append(measure_clip(root / row["path"], row.get("transcript", ""), language=language, config=config,
-                                  gain_normalize=gain_normalize))
-    speakers = [row.get("actor") or row.get("speaker", "") for row in rows]
-    scores = [clip_score(clip, [c for j, c in enumerate(clips) if speakers[j] == speakers[i] and j != i], config)
-              for i, clip in enumerate(clips)]
-    emotions = [row["emotion"].strip().lower() for row in rows]
-    by = {e: [s for s, emotion in zip(scores, emotions) if emotion == e] for e in ("angry", "neutral", "happy")}
-    if not by["angry"] or not by["neutral"]:
-        raise AudioQAError(f"{manifest}: needs angry and neutral clips")
-    threshold = float(np.quantile(by["angry"], 0.10))  # 90 % of angry clips score at or above it
-    return {
-        "auc": round(roc_auc(by["angry"], by["neutral"]), 4),
-        "n_angry": len(by["angry"]),
-        "n_neutral": len(by["neutral"]),
-        "n_happy": len(by["happy"]),
-        "threshold_at_90pct_recall": round(threshold, 4),
-        "false_alarm_rate_happy": round(float(np.mean(np.array(by["happy"]) >= threshold)), 4) if by["happy"] else None,
-        "false_alarm_rate_neutral": round(float(np.mean(np.array(by["neutral"]) >= threshold)), 4),
-        "gain_normalized": gain_normalize,
-    }
 
 
 def _text_only(condition: Any) -> bool:

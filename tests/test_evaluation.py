@@ -1,0 +1,69 @@
+"""The agitation evaluation protocol: per corpus, worst case across corpora, and leave one corpus out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioqa.audio import decode_audio
+from audioqa.errors import AudioQAError
+from audioqa.evaluation.agitation import corpus_figures, evaluate_agitation, fit_logistic, worst_case
+
+from .conftest import sample_path, truth
+
+
+def test_figures_of_one_corpus_count_each_emotion_at_90pct_angry_recall():
+    emotions = ["angry"] * 10 + ["neutral"] * 4 + ["happy"] * 4
+    scores = np.array([*range(10, 20), 0, 1, 2, 15, 5, 12, 18, 19], float)
+    figures = corpus_figures("c", emotions, scores)
+    assert figures["threshold_at_90pct_recall"] == pytest.approx(10.9)  # 9 of 10 angry clips at or above
+    assert figures["flagged_neutral"] == 0.25 and figures["flagged_happy"] == 0.75
+    assert figures["flagged_sad"] is None and figures["flagged_calm"] is None
+    assert figures["auc"] == pytest.approx((3 * 10 + 4.5) / 40)  # the neutral 15 beats five angry clips and ties one
+
+
+def test_the_worst_case_is_the_lowest_auc_and_the_highest_share_flagged():
+    a = {"auc": 0.9, "flagged_neutral": 0.1, "flagged_calm": None, "flagged_happy": 0.2, "flagged_sad": 0.6}
+    b = {"auc": 0.7, "flagged_neutral": 0.3, "flagged_calm": None, "flagged_happy": 0.1, "flagged_sad": None}
+    assert worst_case([a, b]) == {"corpus": "worst", "auc": 0.7, "flagged_neutral": 0.3, "flagged_calm": None,
+                                  "flagged_happy": 0.2, "flagged_sad": 0.6}
+
+
+def test_a_logistic_regression_finds_the_feature_that_separates_the_classes():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0.0, 1.0], 100)
+    x = np.column_stack([rng.normal(size=200), y * 2 + rng.normal(size=200)])
+    w = fit_logistic(x, y)
+    assert w[1] > 1.0 and abs(w[0]) < 0.3
+
+
+def _corpus_from_sample_call(call_id: str, folder: Path) -> Path:
+    """A manifest of one sample call's turns cut into clips: agitated turns are "angry", calm ones "neutral"."""
+    audio = decode_audio(sample_path(call_id), silent_peak_dbfs=-60.0).samples.mean(axis=0)
+    folder.mkdir()
+    lines = ["path\temotion\tspeaker"]
+    for i, turn in enumerate(truth(call_id)["turns"]):
+        name = f"{i:02d}.wav"
+        sf.write(folder / name, audio[turn["begin_ms"] * 16:turn["end_ms"] * 16], 16000)
+        lines.append(f"{name}\t{'angry' if turn['style'] == 'agitated' else 'neutral'}\t{turn['role']}")
+    (folder / "MANIFEST.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "MANIFEST.tsv"
+
+
+def test_agitated_sample_turns_outscore_calm_ones_in_every_corpus_and_the_worst_case_says_so(tmp_path, config):
+    manifests = [_corpus_from_sample_call(c, tmp_path / c) for c in ("en_complaint_mono", "zh_complaint_stereo")]
+    result = evaluate_agitation(manifests, config, gain_normalize=True, loco=True)
+    assert [c["corpus"] for c in result["corpora"]] == ["en_complaint_mono", "zh_complaint_stereo"]
+    assert all(c["auc"] >= 0.8 for c in result["corpora"]), result["corpora"]
+    assert result["worst"]["auc"] == min(c["auc"] for c in result["corpora"])
+    held_out = result["loco"]["corpora"]
+    assert [c["corpus"] for c in held_out] == ["en_complaint_mono", "zh_complaint_stereo"]
+    assert set(held_out[0]["weights"]) == {"f0_st", "loudness_db", "alpha_db", "tilt_db_oct", "periodicity", "rate"}
+
+
+def test_leaving_one_corpus_out_needs_two_corpora(tmp_path, config):
+    with pytest.raises(AudioQAError, match="two manifests"):
+        evaluate_agitation([tmp_path / "MANIFEST.tsv"], config, loco=True)
