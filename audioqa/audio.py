@@ -18,6 +18,8 @@ from .errors import AudioError
 
 SAMPLE_RATE_HZ = 16000
 _FRAME_MS = 20
+SOURCE_RATES_HZ = (4000, 192000)  # telephone narrowband to studio: a header outside this is lying
+_MIN_BYTES_PER_S = 400  # below any speech codec FFmpeg decodes (AMR-NB 4.75 kbit/s is 594 bytes/s)
 
 
 @dataclass(frozen=True)
@@ -56,13 +58,23 @@ def _decode(path: Path) -> tuple[np.ndarray, int, int]:
         stream = container.streams.audio[0]
         source_rate = stream.codec_context.sample_rate or stream.rate or 0
         source_channels = stream.codec_context.channels or 0
+        if not SOURCE_RATES_HZ[0] <= source_rate <= SOURCE_RATES_HZ[1]:
+            raise AudioError(path, f"the header's sample rate {source_rate} Hz is outside "
+                                   f"{SOURCE_RATES_HZ[0] // 1000}-{SOURCE_RATES_HZ[1] // 1000} kHz")
+        # bounded memory: no file decodes to more audio than its bytes can carry
+        max_samples = (path.stat().st_size // _MIN_BYTES_PER_S + 10) * SAMPLE_RATE_HZ
         layout = "stereo" if source_channels == 2 else "mono"
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE_HZ)
         chunks = []
+        n_samples = 0
         try:
             for frame in container.decode(stream):
                 frame.pts = None  # let the resampler count samples itself
                 chunks.extend(r.to_ndarray() for r in resampler.resample(frame))
+                n_samples += frame.samples * SAMPLE_RATE_HZ // source_rate
+                if n_samples > max_samples:
+                    raise AudioError(path, f"decodes to more audio than {path.stat().st_size} bytes can hold "
+                                           f"(over {max_samples // SAMPLE_RATE_HZ} s): a damaged or lying header")
         except av.error.InvalidDataError:
             if not chunks:  # a damaged tail is tolerated, an undecodable file is not
                 raise
@@ -102,7 +114,8 @@ def decode_audio(path: str | Path, *, silent_peak_dbfs: float = -55.0) -> Audio:
         silent_peak_dbfs: a file whose peak level stays below this (dBFS) is rejected as silent.
 
     Raises:
-        AudioError: the file is missing, unreadable, empty (0 s) or entirely silent.
+        AudioError: the file is missing, unreadable, empty (0 s) or entirely silent, its header's sample
+            rate is outside 4-192 kHz, or it decodes to more audio than its size allows.
     """
     path = Path(path)
     if not path.is_file():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import av
 import numpy as np
 import pytest
@@ -149,3 +151,33 @@ def test_leak_gate_silences_the_other_partys_leak():
     assert np.abs(gated[1]).max() == 0.0
     both = gate_leak(np.stack([speech, speech * 0.5]), gate_db=10.0)  # double talk survives on both
     assert np.abs(both[1]).max() > 0.1
+
+
+def _wav_with_header_rate(path, rate_hz: int, n_bytes: int = 32_000) -> None:
+    """A 16-bit mono PCM WAV whose header claims ``rate_hz``, holding ``n_bytes`` of noise."""
+    data = (np.random.default_rng(0).normal(0, 3000, n_bytes // 2)).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate_hz, rate_hz * 2, 2, 16)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+                     + b"data" + struct.pack("<I", len(data)) + data)
+
+
+@pytest.mark.parametrize("rate_hz", [1, 2000, 10_000_000])
+def test_a_header_with_an_impossible_sample_rate_is_refused_before_decoding(tmp_path, rate_hz):
+    path = tmp_path / "liar.wav"
+    _wav_with_header_rate(path, rate_hz)
+    with pytest.raises(AudioError, match=f"sample rate {rate_hz} Hz is outside 4-192 kHz"):
+        decode_audio(path)
+
+
+def test_telephone_and_studio_rates_at_the_edges_are_accepted(tmp_path):
+    for rate_hz in (4000, 192000):
+        _wav_with_header_rate(tmp_path / "ok.wav", rate_hz, n_bytes=rate_hz * 2)
+        assert decode_audio(tmp_path / "ok.wav").duration_ms == 1000
+
+
+def test_a_file_that_decodes_to_more_audio_than_its_bytes_allow_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr("audioqa.audio._MIN_BYTES_PER_S", 1_000_000)  # as if the codec were 8 Mbit/s at least
+    path = tmp_path / "long.wav"
+    sf.write(path, tone(20.0, 8000), 8000, subtype="ULAW")
+    with pytest.raises(AudioError, match="decodes to more audio than 160"):
+        decode_audio(path)

@@ -48,15 +48,15 @@ def test_broken_files_fail_alone_with_a_reason(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["analyze"], ["rescore"], ["rules", "validate"], ["rules", "test"],
-                                     ["eval", "agitation"], ["eval", "rules"], ["eval", "diarization"],
-                                     ["eval", "asr"], ["batch"], ["export"], ["bench"]])
+                                     ["eval", "agitation"], ["eval", "calls"], ["eval", "rules"],
+                                     ["eval", "diarization"], ["eval", "asr"], ["batch"], ["export"], ["bench"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
     assert cli.app.registered_commands
 
 
-@pytest.mark.parametrize("mode", ["agitation", "rules", "diarization", "asr"])
+@pytest.mark.parametrize("mode", ["agitation", "calls", "rules", "diarization", "asr"])
 def test_eval_without_data_says_so_and_exits_0(tmp_path, mode):
     result = runner.invoke(app, ["eval", mode, str(tmp_path / "MANIFEST.tsv"), "--json"])
     assert result.exit_code == 0
@@ -69,6 +69,14 @@ def test_eval_agitation_on_a_bad_manifest_exits_2(tmp_path):
     result = runner.invoke(app, ["eval", "agitation", str(manifest)])
     assert result.exit_code == 2
     assert "needs columns" in result.output
+
+
+def test_eval_calls_on_a_bad_manifest_exits_2_before_loading_any_model(tmp_path):
+    manifest = tmp_path / "MANIFEST.tsv"
+    manifest.write_text("path\tagitated_ms\ncall.wav\tsoon\n")
+    result = runner.invoke(app, ["eval", "calls", str(manifest)])
+    assert result.exit_code == 2
+    assert "'soon' is not begin-end in ms" in _one_line(result)
 
 
 @pytest.mark.slow
@@ -97,7 +105,7 @@ def _one_line(result) -> str:
 
 
 @pytest.mark.parametrize("command", [["analyze", "x.wav"], ["batch", "calls"], ["rescore", "x.json"],
-                                     ["eval", "agitation", "M.tsv"], ["eval", "rules", "U.tsv"],
+                                     ["eval", "agitation", "M.tsv"], ["eval", "calls", "M.tsv"], ["eval", "rules", "U.tsv"],
                                      ["eval", "diarization", "M.tsv"], ["eval", "asr", "M.tsv"], ["bench"]])
 def test_every_command_refuses_an_invalid_config_in_one_line_with_exit_2(tmp_path, command):
     bad = tmp_path / "bad.yaml"

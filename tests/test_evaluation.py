@@ -1,8 +1,10 @@
-"""The agitation evaluation protocol: per corpus, worst case across corpora, and leave one corpus out."""
+"""The evaluation protocols: agitation per corpus, worst case across corpora and leaving one corpus out;
+whole calls against labelled agitation spans."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import soundfile as sf
 from audioqa.audio import decode_audio
 from audioqa.errors import AudioQAError
 from audioqa.evaluation.agitation import corpus_figures, evaluate_agitation, fit_logistic, worst_case
+from audioqa.evaluation.calls import parse_spans, score_call, summarise
 
 from .conftest import sample_path, truth
 
@@ -67,3 +70,31 @@ def test_agitated_sample_turns_outscore_calm_ones_in_every_corpus_and_the_worst_
 def test_leaving_one_corpus_out_needs_two_corpora(tmp_path, config):
     with pytest.raises(AudioQAError, match="two manifests"):
         evaluate_agitation([tmp_path / "MANIFEST.tsv"], config, loco=True)
+
+
+def _report(*events: tuple[str, int, int]) -> SimpleNamespace:
+    """Only what scoring a call reads: its events."""
+    return SimpleNamespace(events=[SimpleNamespace(type=t, begin_ms=b, end_ms=e) for t, b, e in events])
+
+
+def test_labelled_spans_are_read_as_begin_end_in_ms():
+    assert parse_spans("1000-2500; 4000-5000") == [(1000, 2500), (4000, 5000)]
+    assert parse_spans("") == []
+    with pytest.raises(AudioQAError, match="not begin-end"):
+        parse_spans("1000")
+
+
+def test_a_call_counts_spans_found_false_alarms_and_counter_escalation_on_a_calm_agent():
+    report = _report(("customer_agitation", 900, 1200), ("customer_agitation", 8000, 9000),
+                     ("agent_counter_escalation", 9500, 9800))
+    scored = score_call(report, [(1000, 2000), (3000, 4000)])
+    assert scored == {"spans": 2, "spans_found": 1, "false_alarms": 1, "counter_escalation_on_calm_agent": 1}
+    assert score_call(report, [], agent_calm=False)["counter_escalation_on_calm_agent"] == 0
+
+
+def test_the_summary_gives_recall_false_alarm_calls_and_customers_agitated_from_the_start():
+    calls = [{"spans": 2, "spans_found": 2, "false_alarms": 0, "counter_escalation_on_calm_agent": 0, "from_start": True},
+             {"spans": 2, "spans_found": 0, "false_alarms": 0, "counter_escalation_on_calm_agent": 0, "from_start": True},
+             {"spans": 0, "spans_found": 0, "false_alarms": 1, "counter_escalation_on_calm_agent": 2, "from_start": False}]
+    assert summarise(calls) == {"calls": 3, "span_recall": 0.5, "calls_with_false_alarm": 0.333,
+                                "from_start_found": 0.5, "calm_agent_counter_escalation_calls": 1}

@@ -53,6 +53,28 @@ def eval_agitation(
         out.print(table(f"agitation, learned weights, each corpus left out{gain}", [*rows, result["loco"]["worst"]]))
 
 
+@eval_app.command("calls")
+def eval_calls(
+    manifest: Annotated[Path, typer.Argument(help="TSV with path and agitated_ms (begin-end;...) columns; "
+                                                  "optional layout, from_start, agent_calm.")],
+    as_json: JsonOption = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Whole calls against labelled agitation spans: span recall, calls with a false alarm, customers
+    agitated from the first word found, counter-escalation on calm agents; per layout and overall.
+    Make a dev set with tools/make_dev_calls.py."""
+    from ..evaluation.calls import evaluate_calls, read_calls
+    from ..models import load_models
+
+    config = load_config(config_path)
+    _require_data(manifest)
+    read_calls(manifest)  # a malformed manifest fails before the models load
+    models = load_models(config.models, config.diarization, lazy_diarization=True)
+    result = evaluate_calls(manifest, models, config)
+    rows = [{"layout": layout, **figures} for layout, figures in result["by_layout"].items()]
+    print_result(f"calls: {manifest}", [*rows, {"layout": "all", **result["all"]}], as_json, whole=result)
+
+
 @eval_app.command("rules")
 def eval_rules(
     utterances: Annotated[Path, typer.Argument(help="TSV with lang, role, text and expected (rule ids) columns.")],
