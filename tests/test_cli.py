@@ -129,6 +129,20 @@ def test_export_from_a_database_that_cannot_be_opened_is_one_line_and_exit_2(tmp
     assert result.exit_code == 2 and "results database" in _one_line(result)
 
 
+def test_export_from_a_mistyped_database_path_creates_nothing_and_exits_2(tmp_path):
+    missing = tmp_path / "audioqa.bd"
+    result = runner.invoke(app, ["export", "--db", f"sqlite:///{missing}", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "no results database at" in _one_line(result)
+    assert not missing.exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_export_from_a_database_without_audioqa_tables_exits_2(tmp_path):
+    other = tmp_path / "other.db"
+    __import__("sqlite3").connect(other).execute("create table t (x int)").connection.commit()
+    result = runner.invoke(app, ["export", "--db", f"sqlite:///{other}", "--out", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2 and "holds no audioqa results" in _one_line(result)
+
+
 @pytest.mark.parametrize("command", [["rules", "validate"], ["rules", "test"]])
 def test_an_invalid_rule_pack_is_one_line_and_exit_2(tmp_path, command):
     pack = tmp_path / "pack.yaml"

@@ -89,8 +89,14 @@ def default_url(out_dir: str | Path) -> str:
 class Store:
     """Transactions over the results database."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, create: bool = True):
+        """Open the database at ``url``; with ``create`` False (reading, as ``export`` does) it must already
+        hold audioqa's tables: a mistyped path is an error, not a new empty database."""
         try:
+            database = sa.engine.make_url(url).database
+            if not create and url.startswith("sqlite") and database and database != ":memory:" \
+                    and not Path(database).is_file():
+                raise StoreError(f"no results database at {database}")
             self.engine = sa.create_engine(url, future=True)
             if self.engine.dialect.name == "sqlite":
                 @sa.event.listens_for(self.engine, "connect")
@@ -100,7 +106,10 @@ class Store:
                     cursor.execute("PRAGMA synchronous=NORMAL")
                     cursor.execute("PRAGMA foreign_keys=ON")
                     cursor.close()
-            metadata.create_all(self.engine)
+            if create:
+                metadata.create_all(self.engine)
+            elif not sa.inspect(self.engine).has_table("calls"):
+                raise StoreError(f"{sa.engine.make_url(url).render_as_string()} holds no audioqa results (no calls table)")
         except (sa.exc.SQLAlchemyError, ImportError) as e:
             raise StoreError(f"cannot open the results database {sa.engine.make_url(url).render_as_string()}: "
                              f"{e.__class__.__name__}: {str(e).splitlines()[0]}") from None

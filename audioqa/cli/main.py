@@ -240,7 +240,7 @@ def export_cmd(
     """Scores, key metrics, event counts and a pass/fail column per rule, for QA tools."""
     from ..batch import Store, export, parse_since
 
-    main_path, events_path, n = export(Store(db), out_path, fmt=fmt, since=parse_since(since), by=by,
+    main_path, events_path, n = export(Store(db, create=False), out_path, fmt=fmt, since=parse_since(since), by=by,
                                        redact=redact)
     out.print(f"{main_path}: {n} rows" + (f"; events: {events_path}" if events_path else ""), highlight=False,
               markup=False)
