@@ -88,9 +88,9 @@ def check_complete(url: str, out: Path, n_good: int = 2) -> None:
 def check_failures(result: subprocess.CompletedProcess, url: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     failed = {r["path"]: r["error"] for r in rows(url, "calls") if r["status"] == "failed"}
-    assert len(failed) == 5
+    assert len(failed) == 4
     reasons = " | ".join(failed.values())
-    for expected in ("empty file", "truncated", "unsupported extension '.txt'", "fake.mp3", "not valid UTF-8"):
+    for expected in ("empty file", "truncated", "fake.mp3", "not valid UTF-8"):
         assert expected in reasons
     assert all("\n" not in reason for reason in failed.values())
 
@@ -101,12 +101,13 @@ def test_batch_finishes_good_calls_fails_bad_ones_and_reruns_idempotently(tmp_pa
     first = run(str(inputs), "--out", str(out), "--config", str(config_file), "--workers", "2")
     check_failures(first, url)
     check_complete(url, out)
-    assert "done 2" in first.stdout and "failed 5" in first.stdout
+    assert "done 2" in first.stdout and "failed 4" in first.stdout
+    assert "ignored: 1 file(s)" in first.stderr and "notes.txt" in first.stderr  # a README is not a failure
 
     before = (rows(url, "events"), rows(url, "rule_results"))
     second = run(str(inputs), "--out", str(out), "--config", str(config_file))
     assert second.returncode == 1
-    assert "done 0, re-scored 0, skipped 2, failed 5" in second.stdout
+    assert "done 0, re-scored 0, skipped 2, failed 4" in second.stdout
     assert (rows(url, "events"), rows(url, "rule_results")) == before
 
     # a changed rule pack re-scores the stored reports without re-transcribing
@@ -119,6 +120,28 @@ def test_batch_finishes_good_calls_fails_bad_ones_and_reruns_idempotently(tmp_pa
     assert {r["rule_id"] for r in rows(url, "rule_results")} == {"greet"}
     assert "greet" in (out / "call000.html").read_text(encoding="utf-8")  # the page shows the new scorecard
     check_complete(url, out)
+
+
+def test_what_cannot_be_a_recording_fails_with_its_reason_and_a_readme_is_ignored(tmp_path, config_file):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    (inputs / "x.wav").mkdir(parents=True)
+    (inputs / "dangling.wav").symlink_to(inputs / "gone.wav")
+    (inputs / "loop1.wav").symlink_to(inputs / "loop2.wav")
+    (inputs / "loop2.wav").symlink_to(inputs / "loop1.wav")
+    (inputs / "README.txt").write_text("tonight's calls\n")
+    result = run(str(inputs), "--out", str(out), "--config", str(config_file))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "failed 4" in result.stdout
+    for expected in ("x.wav: a folder, not a recording", "dangling.wav: a dangling link: its target is missing",
+                     "loop1.wav: a symbolic link loop", "loop2.wav: a symbolic link loop"):
+        assert expected in result.stderr
+    assert "README.txt" in result.stderr and "ignored: 1 file(s)" in result.stderr
+
+    (inputs / "x.wav").rmdir()
+    for link in ("dangling.wav", "loop1.wav", "loop2.wav"):
+        (inputs / link).unlink()
+    rerun = run(str(inputs), "--out", str(out), "--config", str(config_file))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr  # a README alone never fails a night
 
 
 def test_batch_killed_midway_resumes_with_nothing_lost_or_duplicated(tmp_path, config_file):
@@ -180,7 +203,7 @@ def test_batch_against_postgresql(tmp_path, config_file, postgres_url):
     check_failures(first, postgres_url)
     check_complete(postgres_url, out)
     second = run(str(inputs), "--out", str(out), "--db", postgres_url, "--config", str(config_file))
-    assert "skipped 2, failed 5" in second.stdout
+    assert "skipped 2, failed 4" in second.stdout
     check_complete(postgres_url, out)
 
 

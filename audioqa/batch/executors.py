@@ -20,12 +20,14 @@ from .store import Store
 
 @dataclass
 class Summary:
-    """What a batch did: call ids analysed, re-scored and skipped; failed paths with their reasons."""
+    """What a batch did: call ids analysed, re-scored and skipped; failed paths with their reasons; paths
+    ignored because their names are not audio file names (not failures)."""
 
     analysed: list[str] = field(default_factory=list)
     rescored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
     audio_ms: int = 0
     processing_s: float = 0.0
 

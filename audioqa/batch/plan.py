@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ class Job:
 
     path: Path
     call: dict[str, Any]
-    action: str  # analyze | rescore | skip | fail
+    action: str  # analyze | rescore | skip | fail | ignore
     reason: str = ""
 
 
@@ -41,20 +42,40 @@ def config_hashes(config: Config) -> tuple[str, str]:
     return analysis, rules.hexdigest()
 
 
-def discover(inputs: Sequence[Path], *, pattern: str = "*") -> list[Path]:
-    """Regular files under the inputs (recursively), matching a glob, hidden files and folders left out."""
+def discover(inputs: Sequence[Path], *, pattern: str = "*", extensions: Sequence[str] = ()) -> list[Path]:
+    """Files under the inputs (recursively), matching a glob, hidden files and folders left out.
+
+    Entries that cannot be recordings but look like them come too, for :func:`plan` to fail with a
+    reason rather than pass over in silence: dangling links, link loops, and folders named with one of
+    the audio ``extensions`` (``x.wav/``). Links to folders are not followed.
+    """
     found = []
     for root in inputs:
         if root.is_file():
             found.append(root)
             continue
         if not root.is_dir():
-            raise AudioQAError(f"{root}: no such file or directory")
+            raise AudioQAError(f"{root}: {_not_a_recording(root) or 'no such file or directory'}")
         for path in root.rglob(pattern):
             relative = path.relative_to(root).parts
-            if path.is_file() and not any(part.startswith(".") for part in relative):
+            if any(part.startswith(".") for part in relative):
+                continue
+            if not path.is_dir() or path.suffix.lower() in extensions:
                 found.append(path)
     return sorted(set(found), key=lambda p: os.fsencode(p))
+
+
+def _not_a_recording(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a recording file, or None when it is a regular file."""
+    if path.is_dir():
+        return "a folder, not a recording"
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return "a dangling link: its target is missing" if path.is_symlink() else f"cannot be read ({e.strerror})"
+    return None if path.is_file() else "not a regular file"
 
 
 def metadata_from_name(path: Path, pattern: str | None) -> dict[str, str]:
@@ -89,6 +110,13 @@ def plan(paths: Iterable[Path], store: Store, config: Config, *, since: datetime
             jobs.append(Job(path, {"call_id": Path(shown).stem, "path": shown}, "fail",
                             "file name is not valid UTF-8: rename the file"))
             continue
+        problem = _not_a_recording(path)
+        if problem:
+            jobs.append(Job(path, {"call_id": path.stem, "path": name}, "fail", problem))
+            continue
+        if path.suffix.lower() not in options.extensions:  # a README or a checksum file beside the calls
+            jobs.append(Job(path, {"call_id": path.stem, "path": name}, "ignore", "not an audio file name"))
+            continue
         meta = metadata_from_name(path, options.filename_pattern)
         started = _start_time(meta.get("start_time"))
         if since and (started or datetime.fromtimestamp(path.stat().st_mtime)) < since:
@@ -100,9 +128,6 @@ def plan(paths: Iterable[Path], store: Store, config: Config, *, since: datetime
         call = {"call_id": call_id, "path": name, "content_sha256": "", "analysis_hash": analysis_hash,
                 "rules_hash": rules_hash, "agent_id": meta.get("agent_id"), "queue": meta.get("queue"),
                 "start_time": meta.get("start_time"), "call_metadata": meta}
-        if path.suffix.lower() not in options.extensions:
-            jobs.append(Job(path, call, "fail", f"unsupported extension {path.suffix or '(none)'!r}"))
-            continue
         call["content_sha256"] = sha256_file(path)
         row = store.get(call_id)
         same_input = row and row["content_sha256"] == call["content_sha256"] and row["analysis_hash"] == analysis_hash

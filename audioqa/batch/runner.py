@@ -42,7 +42,7 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
     requeued = store.requeue_interrupted()
     if requeued:
         logger.warning("%d call(s) left running by an interrupted batch will be analysed again", requeued)
-    jobs = plan(discover(inputs, pattern=glob), store, config, since=since)
+    jobs = plan(discover(inputs, pattern=glob, extensions=config.batch.extensions), store, config, since=since)
     if on_plan:
         on_plan(jobs)
     summary = Summary()
@@ -52,6 +52,8 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
             (summary.failed.__setitem__(job.call["path"], job.reason) if job.reason else
              summary.skipped.append(job.call["call_id"]))
             progress(job.call["call_id"], "failed" if job.reason else "skipped")
+        elif job.action == "ignore":
+            summary.ignored.append(job.call["path"])
         elif job.action == "fail":
             store.fail(job.call, job.reason)
             summary.failed[job.call["path"]] = job.reason

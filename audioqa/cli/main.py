@@ -197,7 +197,7 @@ def batch(
     state = {"task": None, "t0": 0.0, "n": 0}
 
     def on_plan(jobs) -> None:
-        state["task"] = progress.add_task("calls", total=len(jobs), rate="")
+        state["task"] = progress.add_task("calls", total=sum(j.action != "ignore" for j in jobs), rate="")
         state["t0"] = time.perf_counter()
 
     def on_progress(call_id: str, outcome: str) -> None:
@@ -222,6 +222,10 @@ def batch(
     out.print(f"done {len(summary.analysed)}, re-scored {len(summary.rescored)}, skipped {len(summary.skipped)}, "
               f"failed {len(summary.failed)}; {hours:.2f} h of audio analysed in {summary.processing_s:.0f} s "
               f"(real-time factor {rtf:.3f})", highlight=False)
+    if summary.ignored:
+        shown = ", ".join(summary.ignored[:5]) + (f" and {len(summary.ignored) - 5} more" if len(summary.ignored) > 5 else "")
+        say("ignored", f"{len(summary.ignored)} file(s) whose names are not audio file names "
+                       f"(batch.extensions): {shown}", style="yellow")
     if summary.failed:
         lines = [why if why.startswith(f"{p}:") else f"{p}: {why}" for p, why in summary.failed.items()]
         err.print("failed:\n  " + "\n  ".join(lines), highlight=False, markup=False)
