@@ -4,8 +4,8 @@ Whisper invents fluent text over silence, hold music and noise. Three guards kee
 silent: Silero VAD before decoding, no conditioning on previously decoded text (a hallucination
 cannot feed the next window), and per-segment gates on no-speech probability, mean log-probability
 and compression ratio. Whisper measures repetition over a whole 30 s window, so a customer who says
-the same sentence again would lose every copy: a segment is dropped for repetition when its own text
-loops, or when its window repeats and its words are not clearly heard. Mandarin comes out of Whisper base mostly in traditional characters; it is
+the same sentence again would lose every copy: a repetitive segment is kept when its words are heard
+clearly at a speaking pace, and dropped as a loop otherwise. Mandarin comes out of Whisper base mostly in traditional characters; it is
 normalised to simplified (OpenCC t2s) before anything downstream reads it.
 """
 
@@ -22,6 +22,7 @@ from .records import Word
 from .text import to_simplified
 
 logger = logging.getLogger("audioqa")
+_MAX_WORDS_PER_S = 8.0  # faster than anyone speaks (Mandarin, in Whisper's words, runs at 4-5 per second)
 
 
 def _vad_parameters(options: AsrOptions):
@@ -36,14 +37,22 @@ def _keep_segment(segment: Any, options: AsrOptions) -> bool:
         return False
     if segment.avg_logprob < options.min_avg_log_prob:
         return False
-    if compression_ratio(segment.text) > options.compression_ratio_threshold:
-        return False  # the segment loops on itself
-    if segment.compression_ratio > options.compression_ratio_threshold:
-        # its 30 s window repeats: a hallucinated loop, or a speaker saying the same sentence again;
-        # a sentence really said again is heard as clearly as the first time
-        probabilities = [w.probability for w in segment.words or ()]
-        return bool(probabilities) and float(np.mean(probabilities)) >= options.repeated_min_word_prob
+    if max(segment.compression_ratio, compression_ratio(segment.text)) > options.compression_ratio_threshold:
+        return _said_again(segment, options)
     return True
+
+
+def _said_again(segment: Any, options: AsrOptions) -> bool:
+    """A repetitive segment, or one from a repetitive 30 s window, is real speech said again and not
+    a hallucinated loop when its words are heard clearly; a segment whose own text loops must also
+    give each word the time a spoken word takes (a loop crams its words into a stretch of noise that
+    Silero VAD let through)."""
+    words = list(segment.words or ())
+    if not words or float(np.mean([w.probability for w in words])) < options.repeated_min_word_prob:
+        return False
+    if compression_ratio(segment.text) <= options.compression_ratio_threshold:
+        return True
+    return len(words) / max(words[-1].end - words[0].start, 1e-3) <= _MAX_WORDS_PER_S
 
 
 def compression_ratio(text: str) -> float:

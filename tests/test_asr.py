@@ -43,14 +43,23 @@ def test_on_cpu_windows_are_decoded_one_after_another(monkeypatch):
     assert "batch_size" not in model.kwargs and model.kwargs["condition_on_previous_text"] is False
 
 
-def _segment(text: str, *, window_ratio: float, word_probability: float) -> SimpleNamespace:
-    words = [SimpleNamespace(word=w, probability=word_probability) for w in text.split()]
+def _segment(text: str, *, window_ratio: float, word_probability: float, seconds_per_word: float = 0.3) -> SimpleNamespace:
+    words = [SimpleNamespace(word=w, probability=word_probability, start=i * seconds_per_word,
+                             end=(i + 1) * seconds_per_word) for i, w in enumerate(text.split())]
     return SimpleNamespace(text=text, compression_ratio=window_ratio, no_speech_prob=0.1, avg_logprob=-0.2, words=words)
 
 
-def test_a_segment_that_loops_on_itself_is_dropped_as_a_hallucination():
+def test_a_loop_crammed_into_a_short_stretch_is_dropped_as_a_hallucination():
     options = load_config().asr
-    assert not _keep_segment(_segment("thank you " * 20, window_ratio=6.0, word_probability=0.99), options)
+    assert not _keep_segment(_segment("thank you " * 20, window_ratio=6.0, word_probability=0.99,
+                                      seconds_per_word=0.05), options)
+
+
+def test_one_segment_holding_a_sentence_said_over_and_over_is_kept_when_spoken_at_a_human_pace():
+    options = load_config().asr
+    text = "dogs are sitting by the door " * 12  # what Whisper makes of a mono call that repeats itself
+    assert _keep_segment(_segment(text, window_ratio=16.0, word_probability=0.98, seconds_per_word=0.5), options)
+    assert not _keep_segment(_segment(text, window_ratio=16.0, word_probability=0.4, seconds_per_word=0.5), options)
 
 
 def test_a_sentence_said_again_is_kept_when_it_is_heard_clearly_and_dropped_when_not():
