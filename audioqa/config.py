@@ -112,6 +112,7 @@ class ProsodyOptions(_Section):
     phrase_pause_ms: int = Field(ge=0)
     phrase_min_ms: int = Field(ge=0)
     phrase_max_ms: int = Field(gt=0)
+    untranscribed_pad_ms: int = Field(ge=0)
     baseline_exclude_share: float = Field(ge=0, lt=1)
     baseline_floor: dict[str, float]
 

@@ -270,7 +270,8 @@ def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def _segment(m: dict[str, Any], turn: int, begin_ms: int, end_ms: int, baseline: Baseline) -> SegmentProsody:
+def _segment(m: dict[str, Any], turn: int, begin_ms: int, end_ms: int, baseline: Baseline,
+             transcribed: bool = True) -> SegmentProsody:
     med = baseline.median
     f0_hz = 2 ** (m["f0_st"] / 12) if m["f0_st"] is not None else None
     f0_rel = m["f0_st"] - med["f0_st"] if m["f0_st"] is not None and med["f0_st"] is not None else None
@@ -280,11 +281,34 @@ def _segment(m: dict[str, Any], turn: int, begin_ms: int, end_ms: int, baseline:
         turn=turn, begin_ms=begin_ms, end_ms=end_ms, speech_ms=m["speech_ms"], f0_median_hz=_round(f0_hz, 1),
         f0_rel_st=_round(f0_rel, 2), f0_range_st=_round(m["f0_range_st"], 2), loudness_db=_round(m["loudness_db"], 1),
         loudness_rel_db=_round(loud_rel, 2), rate=_round(m["rate"], 2), rate_rel=_round(rate_rel, 3),
-        z={k: round(v, 2) for k, v in relative_z(m, baseline).items()})
+        z={k: round(v, 2) for k, v in relative_z(m, baseline).items()}, transcribed=transcribed)
+
+
+def untranscribed_stretches(frames: Frames, heard: np.ndarray, *, pause_ms: int, min_ms: int,
+                            max_ms: int) -> list[tuple[int, int]]:
+    """(begin_ms, end_ms) of voiced speech in ``frames`` outside the ``heard`` frames (shape (n_frames,):
+    words of anyone, padded), joined across pauses shorter than ``pause_ms``, cut at ``max_ms``, and
+    kept when at least ``min_ms`` long with voice in a third of its active frames (not a cough or a click)."""
+    hop_ms = int(frames.t_ms[1] - frames.t_ms[0]) if len(frames.t_ms) > 1 else 10
+    candidate = frames.active & ~heard
+    stretches: list[list[int]] = []
+    for i in np.flatnonzero(candidate):
+        t = int(frames.t_ms[i])
+        if stretches and t - stretches[-1][1] < pause_ms and t + hop_ms - stretches[-1][0] <= max_ms:
+            stretches[-1][1] = t + hop_ms
+        else:
+            stretches.append([t, t + hop_ms])
+    voiced = np.isfinite(frames.f0_hz)
+    out = []
+    for begin, end in stretches:
+        inside = candidate & (frames.t_ms >= begin) & (frames.t_ms < end)
+        if end - begin >= min_ms and voiced[inside].mean() >= 1 / 3:
+            out.append((begin, end))
+    return out
 
 
 def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spans: Sequence[tuple[int, int]],
-                    *, language: str, options: ProsodyOptions) -> SpeakerProsody:
+                    *, language: str, options: ProsodyOptions, own_signal: bool = False) -> SpeakerProsody:
     """Prosody of one speaker from their frames and turns.
 
     Args:
@@ -293,6 +317,8 @@ def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spa
         other_spans: (begin_ms, end_ms) of the other speakers' words: overlapped speech is left out.
         language: "zh" or "en", for the speaking-rate unit.
         options: the ``prosody`` configuration section.
+        own_signal: the signal is this speaker's alone (a stereo channel): voiced speech it holds
+            outside every word is measured too, as untranscribed phrases of the nearest turn.
     """
     own = ~_spans_mask(frames.t_ms, other_spans)
 
@@ -301,10 +327,21 @@ def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spa
         return measure(frames, mask, words, language)
 
     turn_m = [(i, t.begin_ms, t.end_ms, measured(t.words)) for i, t in turns]
-    phrase_m = [(i, words[0].begin_ms, words[-1].end_ms, measured(words)) for i, t in turns
+    phrase_m = [(i, words[0].begin_ms, words[-1].end_ms, measured(words), True) for i, t in turns
                 for words in split_phrases(t.words, pause_ms=options.phrase_pause_ms, min_ms=options.phrase_min_ms,
                                            max_ms=options.phrase_max_ms)]
-    baseline = make_baseline([m for *_, m in phrase_m], options.baseline_floor,
+    if own_signal and turns:
+        pad = options.untranscribed_pad_ms
+        heard = _spans_mask(frames.t_ms, [(b - pad, e + pad) for b, e in [*other_spans, *(
+            (w.begin_ms, w.end_ms) for _, t in turns for w in t.words)]])
+        starts = np.array([t.begin_ms for _, t in turns])
+        for begin, end in untranscribed_stretches(frames, heard, pause_ms=options.phrase_pause_ms,
+                                                  min_ms=options.phrase_min_ms, max_ms=options.phrase_max_ms):
+            nearest = turns[max(0, int(np.searchsorted(starts, begin, side="right")) - 1)][0]
+            mask = (frames.t_ms >= begin) & (frames.t_ms < end) & own
+            phrase_m.append((nearest, begin, end, measure(frames, mask, [], language), False))
+        phrase_m.sort(key=lambda x: (x[0], x[1]))
+    baseline = make_baseline([x[3] for x in phrase_m], options.baseline_floor,
                              exclude_share=options.baseline_exclude_share)
     speech = own & _spans_mask(frames.t_ms, [(w.begin_ms, w.end_ms) for _, t in turns for w in t.words]) & frames.active
     whole = measure(frames, speech, [], language)
@@ -316,7 +353,7 @@ def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spa
                           baseline.phrases_used),
         f0_range_call_st=_round(whole["f0_range_st"], 2),
         turns=tuple(_segment(m, i, b, e, baseline) for i, b, e, m in turn_m),
-        phrases=tuple(_segment(m, i, b, e, baseline) for i, b, e, m in phrase_m),
+        phrases=tuple(_segment(m, i, b, e, baseline, heard) for i, b, e, m, heard in phrase_m),
         series=_series(frames, speech, options.series_hop_ms),
         loudness_score=_loudness_per_second(frames, speech))
 
@@ -363,5 +400,6 @@ def analyse_prosody(signals: dict[str, np.ndarray], turns: Sequence[Turn], *, la
                                                    f0_max_hz=options.f0_max_hz)
         own = [(i, t) for i, t in enumerate(turns) if t.speaker == speaker]
         others = [(w.begin_ms, w.end_ms) for t in turns if t.speaker != speaker for w in t.words]
-        out.append(speaker_prosody(frames_by_signal[key], own, others, language=language, options=options))
+        out.append(speaker_prosody(frames_by_signal[key], own, others, language=language, options=options,
+                                   own_signal=key != ""))
     return out

@@ -246,7 +246,9 @@ class Baseline:
 
 @dataclass(frozen=True, slots=True)
 class SegmentProsody:
-    """One turn, or one phrase within it: absolute values, and ``z`` against the speaker's baseline."""
+    """One turn, or one phrase within it: absolute values, and ``z`` against the speaker's baseline.
+    ``transcribed`` is False for speech on the speaker's channel that the recogniser gave no words
+    (shouting, crying, a sentence said again); it belongs to the speaker's nearest turn."""
 
     turn: int
     begin_ms: int
@@ -260,6 +262,7 @@ class SegmentProsody:
     rate: float | None
     rate_rel: float | None
     z: dict[str, float]
+    transcribed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,10 @@ def detect_customer_agitation(turns: Sequence[Turn], conversation: Conversation,
             extra = options.lexical_units * len(lexical) + (options.interrupt_units if interrupting else 0.0)
             units, acoustic = acoustic_arousal(p, options)
             score = agitation_score(units + extra, options) if (acoustic or lexical) else 0.0
-            scored.append((p, score, {"acoustic": acoustic, "lexical": lexical, "interrupted_agent": interrupting}))
+            evidence = {"acoustic": acoustic, "lexical": lexical, "interrupted_agent": interrupting}
+            if not p.transcribed:  # speech the recogniser gave no words: shouting, crying, a sentence said again
+                evidence["untranscribed_speech"] = True
+            scored.append((p, score, evidence))
             turn_scores[i] = max(turn_scores.get(i, 0.0), score)
 
     events: list[Event] = []
