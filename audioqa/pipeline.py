@@ -131,7 +131,8 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
     conversation = analyse_conversation(turns, audio.duration_ms, config.conversation)
     done("conversation", conversation)
 
-    prosody = analyse_prosody(signals, turns, language=language, sr=SAMPLE_RATE_HZ, options=config.prosody)
+    prosody = analyse_prosody(signals, turns, language=language, sr=SAMPLE_RATE_HZ, options=config.prosody,
+                              segments=segments)
     done("prosody", prosody)
 
     events, agitation, customer_kind = detect_events(turns, conversation, prosody, config.detectors)

@@ -35,7 +35,7 @@ import numpy as np
 
 from .config import ProsodyOptions
 from .errors import ParameterError
-from .records import Baseline, SegmentProsody, SpeakerProsody, Turn, Word
+from .records import Baseline, SegmentProsody, SpeakerProsody, SpeakerSegment, Turn, Word
 from .text import CJK
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
@@ -259,6 +259,17 @@ def split_phrases(words: Sequence[Word], *, pause_ms: int, min_ms: int, max_ms: 
     return merged
 
 
+def _subtract(spans: Sequence[tuple[int, int]], holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``spans`` that no span of ``holes`` covers (all in ms)."""
+    out = []
+    for begin, end in spans:
+        pieces = [(begin, end)]
+        for h_begin, h_end in holes:
+            pieces = [p for b, e in pieces for p in ((b, min(e, h_begin)), (max(b, h_end), e)) if p[1] > p[0]]
+        out += pieces
+    return out
+
+
 def _spans_mask(t_ms: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
     mask = np.zeros(len(t_ms), bool)
     for begin, end in spans:
@@ -308,7 +319,8 @@ def untranscribed_stretches(frames: Frames, heard: np.ndarray, *, pause_ms: int,
 
 
 def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spans: Sequence[tuple[int, int]],
-                    *, language: str, options: ProsodyOptions, own_signal: bool = False) -> SpeakerProsody:
+                    *, language: str, options: ProsodyOptions,
+                    alone: Sequence[tuple[int, int]] = ()) -> SpeakerProsody:
     """Prosody of one speaker from their frames and turns.
 
     Args:
@@ -317,8 +329,9 @@ def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spa
         other_spans: (begin_ms, end_ms) of the other speakers' words: overlapped speech is left out.
         language: "zh" or "en", for the speaking-rate unit.
         options: the ``prosody`` configuration section.
-        own_signal: the signal is this speaker's alone (a stereo channel): voiced speech it holds
-            outside every word is measured too, as untranscribed phrases of the nearest turn.
+        alone: (begin_ms, end_ms) where the signal holds this speaker's voice and no one else's (all of
+            a stereo channel; their diarised speech on a mono mix): voiced speech there outside every
+            word is measured too, as untranscribed phrases of the nearest turn.
     """
     own = ~_spans_mask(frames.t_ms, other_spans)
 
@@ -330,10 +343,10 @@ def speaker_prosody(frames: Frames, turns: Sequence[tuple[int, Turn]], other_spa
     phrase_m = [(i, words[0].begin_ms, words[-1].end_ms, measured(words), True) for i, t in turns
                 for words in split_phrases(t.words, pause_ms=options.phrase_pause_ms, min_ms=options.phrase_min_ms,
                                            max_ms=options.phrase_max_ms)]
-    if own_signal and turns:
+    if alone and turns:
         pad = options.untranscribed_pad_ms
         heard = _spans_mask(frames.t_ms, [(b - pad, e + pad) for b, e in [*other_spans, *(
-            (w.begin_ms, w.end_ms) for _, t in turns for w in t.words)]])
+            (w.begin_ms, w.end_ms) for _, t in turns for w in t.words)]]) | ~_spans_mask(frames.t_ms, alone)
         starts = np.array([t.begin_ms for _, t in turns])
         for begin, end in untranscribed_stretches(frames, heard, pause_ms=options.phrase_pause_ms,
                                                   min_ms=options.phrase_min_ms, max_ms=options.phrase_max_ms):
@@ -381,12 +394,14 @@ def _loudness_per_second(frames: Frames, speech: np.ndarray) -> dict[str, list[i
 
 
 def analyse_prosody(signals: dict[str, np.ndarray], turns: Sequence[Turn], *, language: str, sr: int,
-                    options: ProsodyOptions) -> list[SpeakerProsody]:
+                    options: ProsodyOptions, segments: Sequence[SpeakerSegment] = ()) -> list[SpeakerProsody]:
     """Prosody of every speaker in a call.
 
     Args:
         signals: speaker id → that speaker's channel (stereo), or ``{"": mono}`` for a one-channel call.
         turns: the call's turns, sorted by start.
+        segments: the diarisation of a one-channel call: where each speaker talks alone, speech without
+            words is measured too (on a stereo channel, everywhere).
         language: "zh" or "en".
         sr: sample rate of the signals in Hz.
     """
@@ -400,6 +415,12 @@ def analyse_prosody(signals: dict[str, np.ndarray], turns: Sequence[Turn], *, la
                                                    f0_max_hz=options.f0_max_hz)
         own = [(i, t) for i, t in enumerate(turns) if t.speaker == speaker]
         others = [(w.begin_ms, w.end_ms) for t in turns if t.speaker != speaker for w in t.words]
+        if key:
+            alone = [(0, len(signals[key]) * 1000 // sr)]
+        else:
+            theirs = [(g.begin_ms, g.end_ms) for g in segments if g.speaker == speaker]
+            overlapped = [(g.begin_ms, g.end_ms) for g in segments if g.speaker != speaker]
+            alone = _subtract(theirs, overlapped)
         out.append(speaker_prosody(frames_by_signal[key], own, others, language=language, options=options,
-                                   own_signal=key != ""))
+                                   alone=alone))
     return out

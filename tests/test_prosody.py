@@ -144,22 +144,22 @@ def test_an_unwritable_lock_file_only_costs_the_lock(tmp_path):
     warm_up_librosa(blocker / "compile.lock")  # its parent is a file: no lock, but the warm-up still runs
 
 
-def test_voiced_speech_the_recogniser_gave_no_words_is_measured_on_a_speakers_own_channel():
+def test_voiced_speech_the_recogniser_gave_no_words_is_measured_where_the_speaker_talks_alone():
     y = np.concatenate([voice(150.0, 2.0), np.zeros(SR), voice(180.0, 2.0, level=0.4), np.zeros(SR)])
     turns = [(0, Turn("ch1", "customer", 0, 2000, "hello there", (Word("hello", 0, 1000, 1.0), Word("there", 1000, 2000, 1.0))))]
     options = load_config().prosody
-    own = speaker_prosody(frames_of(y), turns, [], language="en", options=options, own_signal=True)
+    own = speaker_prosody(frames_of(y), turns, [], language="en", options=options, alone=[(0, 6000)])
     unheard = [p for p in own.phrases if not p.transcribed]
     assert len(unheard) == 1 and unheard[0].turn == 0
     assert unheard[0].begin_ms == pytest.approx(3000, abs=50) and unheard[0].end_ms == pytest.approx(5000, abs=50)
     assert unheard[0].f0_median_hz == pytest.approx(180, rel=0.03)
-    mix = speaker_prosody(frames_of(y), turns, [], language="en", options=options, own_signal=False)
-    assert all(p.transcribed for p in mix.phrases)  # on a mono mix it could be anyone's
+    elsewhere = speaker_prosody(frames_of(y), turns, [], language="en", options=options, alone=[(0, 2500)])
+    assert all(p.transcribed for p in elsewhere.phrases)  # where the diarisation hears someone else, or no one
 
 
 def test_noise_without_words_is_not_taken_for_untranscribed_speech():
     rng = np.random.default_rng(1)
     y = np.concatenate([voice(150.0, 2.0), np.zeros(SR), rng.normal(0, 0.1, 2 * SR)])
     turns = [(0, Turn("ch1", "customer", 0, 2000, "hello there", (Word("hello", 0, 1000, 1.0), Word("there", 1000, 2000, 1.0))))]
-    own = speaker_prosody(frames_of(y), turns, [], language="en", options=load_config().prosody, own_signal=True)
+    own = speaker_prosody(frames_of(y), turns, [], language="en", options=load_config().prosody, alone=[(0, 5000)])
     assert all(p.transcribed for p in own.phrases)
