@@ -223,7 +223,9 @@ class CategoryScore:
 
 @dataclass(frozen=True, slots=True)
 class Scorecard:
-    """Applicable rules weighed into ``total`` (0-100); a failed fatal rule fails the call whatever the total."""
+    """Applicable rules weighed into ``total`` (0-100); a failed fatal rule fails the call whatever the total.
+    A call with no speech, or one party never heard, is not ``scorable``: it never passes, and its flags
+    say why (``no_speech``, ``agent_silent``, ``customer_silent``)."""
 
     total: float
     passed: bool
@@ -231,6 +233,7 @@ class Scorecard:
     pass_mark: float
     by_category: dict[str, CategoryScore]
     flags: tuple[str, ...]
+    scorable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

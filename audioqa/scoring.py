@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .records import CUSTOMER, CUSTOMER_AGITATION, CategoryScore, Event, RuleResult, Scorecard, Turn, Word
+from .records import AGENT, CUSTOMER, CUSTOMER_AGITATION, CategoryScore, Event, RuleResult, Scorecard, Turn, Word
 from .rules import CallView, Pack, evaluate_pack, load_pack
 
 
@@ -23,12 +23,22 @@ def unresolved_agitation(events: Sequence[Event], duration_ms: int, *, tail_ms: 
                for e in events)
 
 
+def unscorable_reasons(turns: Sequence[Turn]) -> list[str]:
+    """Why a call cannot be judged: ``no_speech`` (no words from anyone: hold music, a tone, DTMF, a
+    dead line), or ``agent_silent`` / ``customer_silent`` (one party never heard: a dead channel)."""
+    heard = {t.role for t in turns if t.words}
+    if not heard:
+        return ["no_speech"]
+    return [f"{role}_silent" for role in (AGENT, CUSTOMER) if role not in heard]
+
+
 def score_call(results: Sequence[RuleResult], events: Sequence[Event], duration_ms: int, *,
-               pass_mark: float) -> Scorecard:
+               pass_mark: float, unscorable: Sequence[str] = ()) -> Scorecard:
     """Weigh the applicable rules into a scorecard (a rule that does not apply is not scored).
 
     Args:
         pass_mark: the total (0-100) needed to pass, when no fatal rule failed.
+        unscorable: why the call cannot be judged (:func:`unscorable_reasons`); such a call never passes.
     """
     applicable = [r for r in results if r.applicable]
     possible = sum(r.weight for r in applicable)
@@ -42,10 +52,11 @@ def score_call(results: Sequence[RuleResult], events: Sequence[Event], duration_
         c_earned = sum(r.weight if r.passed else 0.0 for r in own)
         by_category[category] = CategoryScore(c_earned, c_possible, tuple(r.id for r in own if not r.passed),
                                               round(100 * c_earned / c_possible, 1) if c_possible else 100.0)
-    flags = sorted({r.flag for r in applicable if r.flag and not r.passed})
+    flags = [*unscorable, *sorted({r.flag for r in applicable if r.flag and not r.passed})]
     if unresolved_agitation(events, duration_ms):
         flags.append("unresolved_agitation")
-    return Scorecard(total, total >= pass_mark and not fatal, fatal, pass_mark, by_category, tuple(flags))
+    return Scorecard(total, total >= pass_mark and not fatal and not unscorable, fatal, pass_mark, by_category,
+                     tuple(flags), scorable=not unscorable)
 
 
 def check_packs(config: Config) -> None:
@@ -67,7 +78,8 @@ def apply_rules(turns: Sequence[Turn], events: Sequence[Event], duration_ms: int
         return [], None
     pack = _pack(str(pack_path), pack_path.stat().st_mtime)
     results = evaluate_pack(pack, CallView(turns, events, duration_ms))
-    return results, score_call(results, events, duration_ms, pass_mark=pack.pass_mark)
+    return results, score_call(results, events, duration_ms, pass_mark=pack.pass_mark,
+                               unscorable=unscorable_reasons(turns))
 
 
 def turns_and_events(data: dict[str, Any]) -> tuple[list[Turn], list[Event]]:

@@ -279,3 +279,25 @@ def test_the_pipeline_reports_each_stage_to_a_hook_in_order(models, config):
     assert [stage for stage, _ in seen] == list(STAGES)
     assert dict(seen)["decode"] == "Audio" and dict(seen)["rules"] == "Scorecard"
     assert list(report.timings_ms) == list(STAGES) and audio.duration_ms == report.source.duration_ms
+
+
+def test_hold_music_is_unscorable_not_a_pass(tmp_path, models, config):
+    """Hold music (a chord with a beat) and DTMF-like beeps: no words, so no verdict that could pass."""
+    t = np.arange(20 * 8000) / 8000
+    music = sum(0.08 * np.sin(2 * np.pi * f * t) for f in (262, 330, 392)) * (0.6 + 0.4 * (np.sin(2 * np.pi * 2 * t) > 0))
+    path = tmp_path / "hold.wav"
+    sf.write(path, music.astype(np.float32), 8000, subtype="ULAW")
+    score = analyze_file(path, models, config.model_copy(update={"asr": config.asr.model_copy(update={"language": "en"})})).score
+    assert score is not None and not score.scorable and not score.passed
+    assert "no_speech" in score.flags
+
+
+def test_a_dead_customer_channel_is_flagged_and_never_passes(tmp_path, models, config):
+    samples, rate = sf.read(sample_path("en_support_stereo_8k"), dtype="float32")
+    samples[:, truth("en_support_stereo_8k")["channels"]["customer"]] = 0.0
+    path = tmp_path / "dead_line.wav"
+    sf.write(path, samples, rate)
+    report = analyze_file(path, models, config)
+    assert not [t for t in report.turns if t.role == "customer"]
+    assert not report.score.scorable and not report.score.passed
+    assert "customer_silent" in report.score.flags

@@ -14,7 +14,7 @@ from audioqa.evaluation.accuracy import evaluate_rules_on_utterances
 from audioqa.records import CategoryScore, Event, RedactedSpan, RuleResult, Turn, Word
 from audioqa.output.redact import find_pii, redact_audio
 from audioqa.rules import CallView, RuleError, evaluate, example_view, load_pack, parse_pack
-from audioqa.scoring import score_call
+from audioqa.scoring import score_call, unscorable_reasons
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKS = {"zh": ROOT / "audioqa" / "configs" / "rules" / "zh-CN.yaml", "en": ROOT / "audioqa" / "configs" / "rules" / "en.yaml"}
@@ -255,3 +255,16 @@ def test_rescore_reruns_rules_on_a_stored_report(tmp_path):
     result = runner.invoke(app, ["rescore", str(path), "--rules", str(pack)])
     assert result.exit_code == 0
     assert [r["id"] for r in json.loads(path.read_text())["rules"]] == ["only"]
+
+
+def test_a_call_with_no_speech_or_a_silent_party_is_unscorable_and_never_passes():
+    def said(role: str) -> Turn:
+        return Turn(role[0].upper(), role, 0, 1000, "hello", (Word("hello", 0, 1000, 1.0),))
+
+    assert unscorable_reasons([]) == ["no_speech"]
+    assert unscorable_reasons([said("agent")]) == ["customer_silent"]
+    assert unscorable_reasons([said("customer")]) == ["agent_silent"]
+    assert unscorable_reasons([said("agent"), said("customer")]) == []
+    hold_music = score_call([], [], 60000, pass_mark=70, unscorable=["no_speech"])
+    assert hold_music.total == 100.0 and not hold_music.passed and not hold_music.scorable
+    assert hold_music.flags[0] == "no_speech"

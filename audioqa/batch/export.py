@@ -50,6 +50,7 @@ def call_row(call: dict[str, Any], report: dict[str, Any], redact: bool) -> dict
         "layout": report.get("options", {}).get("layout"),
         "score": score.get("total"),
         "passed": score.get("passed"),
+        "scorable": score.get("scorable", True) if score else None,
         "fatal": score.get("fatal"),
         "flags": ",".join(score.get("flags", [])),
         "agent_talk_s": round(talk.get("agent", 0) / 1000, 1),

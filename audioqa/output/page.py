@@ -169,9 +169,10 @@ def _scorecard(report: dict[str, Any]) -> str:
 def render_call_page(report: dict[str, Any], *, audio_src: str | None) -> str:
     """The spot-check page of one call (a JSON report as written by ``audioqa analyze``)."""
     score = report.get("score") or {}
+    result = ("unscorable" if not score.get("scorable", True) else "pass" if score.get("passed") else "fail")
     verdict = ("" if not score else
                f'<span class="{"pass" if score.get("passed") else "fail"}">score {score.get("total")} '
-               f'({"pass" if score.get("passed") else "fail"}{", FATAL" if score.get("fatal") else ""})</span>')
+               f'({result}{", FATAL" if score.get("fatal") else ""})</span>')
     flags = "".join(f'<span class="flag">{_e(f)}</span>' for f in score.get("flags", []))
     events = "".join(f'<li class="clickable" data-begin-ms="{e["begin_ms"]}" id="event-item-{i}">'
                      f'<b style="color:{EVENT_COLOURS.get(e["type"], "#718096")}">{_e(e["type"])}</b> '

@@ -65,7 +65,8 @@ def summary_row(report: CallReport) -> dict[str, str]:
     conversation metrics and the real-time factor."""
     c, score = report.conversation, report.score
     audio_ms = max(report.source.duration_ms, 1)
-    result = "—" if score is None else "FATAL" if score.fatal else "pass" if score.passed else "fail"
+    result = ("—" if score is None else "unscorable" if not score.scorable else "FATAL" if score.fatal
+              else "pass" if score.passed else "fail")
     events = Counter(e.type for e in report.events)
     return {
         "call": report.call_id,
