@@ -194,6 +194,7 @@ def _regex(pattern: str | None) -> str | None:
 class BatchOptions(_Section):
     filename_pattern: str | None
     timeout_s: int = Field(ge=0)
+    timeout_per_audio_s: float = Field(ge=0)
     max_attempts: int = Field(ge=1)
     extensions: tuple[str, ...]
 

@@ -240,3 +240,10 @@ def test_exports_open_in_pandas_and_pyarrow(tmp_path, config_file):
                    check=True, capture_output=True)
     by_agent = pd.read_csv(agents)
     assert sorted(by_agent["agent_id"]) == ["A000", "A001"] and by_agent["calls"].sum() == 2
+
+
+def test_a_long_call_gets_time_in_proportion_to_its_length():
+    from audioqa.batch.executors import call_timeout_s
+
+    assert call_timeout_s(5 * 60_000, 900, 3.0) == 900  # a 5-minute call: the fixed timeout
+    assert call_timeout_s(3 * 3_600_000, 900, 3.0) == 32_400  # a 3-hour call: 3 s per second of audio

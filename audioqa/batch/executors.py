@@ -4,6 +4,7 @@ one call at a time; the parent records each result in the store, one transaction
 from __future__ import annotations
 
 import logging
+import math
 import signal
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -57,6 +58,12 @@ def _alarm(_signum, _frame):
     raise _Timeout()
 
 
+def call_timeout_s(duration_ms: int, timeout_s: int, per_audio_s: float) -> int:
+    """Seconds a call may take: ``timeout_s``, or ``per_audio_s`` seconds per second of audio when
+    that is longer (a 3-hour call must not be killed at the 15 minutes a 5-minute one needs)."""
+    return max(timeout_s, math.ceil(duration_ms / 1000 * per_audio_s))
+
+
 def run_call(path: str, call_id: str) -> dict[str, Any]:
     """Analyse one call in a worker and write its report files; never raises.
 
@@ -70,11 +77,18 @@ def run_call(path: str, call_id: str) -> dict[str, Any]:
     config: Config = _worker["config"]
     timeout_s = config.batch.timeout_s
     use_alarm = timeout_s > 0 and hasattr(signal, "SIGALRM")
+
+    def on_stage(stage: str, value: Any) -> None:
+        nonlocal timeout_s
+        if stage == "decode" and use_alarm:  # now the length is known: a long call gets the time it needs
+            timeout_s = call_timeout_s(value.duration_ms, config.batch.timeout_s, config.batch.timeout_per_audio_s)
+            signal.alarm(timeout_s)
+
     try:
         if use_alarm:
             signal.signal(signal.SIGALRM, _alarm)
             signal.alarm(timeout_s)
-        audio, report = decode_and_analyze(path, _worker["models"], config)
+        audio, report = decode_and_analyze(path, _worker["models"], config, hook=on_stage)
         report = dataclasses.replace(report, call_id=call_id)
         data = report.to_dict()
         if config.report.html:
