@@ -5,8 +5,9 @@ silent: Silero VAD before decoding, no conditioning on previously decoded text (
 cannot feed the next window), and per-segment gates on no-speech probability, mean log-probability
 and compression ratio. Whisper measures repetition over a whole 30 s window, so a customer who says
 the same sentence again would lose every copy: a repetitive segment is kept when its words are heard
-clearly at a speaking pace, and dropped as a loop otherwise. Mandarin comes out of Whisper base mostly in traditional characters; it is
-normalised to simplified (OpenCC t2s) before anything downstream reads it.
+clearly at a speaking pace, and dropped as a loop otherwise. Mandarin comes out of Whisper base
+mostly in traditional characters; it is normalised to simplified (OpenCC t2s) before anything
+downstream reads it.
 """
 
 from __future__ import annotations
@@ -37,12 +38,13 @@ def _keep_segment(segment: Any, options: AsrOptions) -> bool:
         return False
     if segment.avg_logprob < options.min_avg_log_prob:
         return False
-    if max(segment.compression_ratio, compression_ratio(segment.text)) > options.compression_ratio_threshold:
-        return _said_again(segment, options)
+    own_ratio = compression_ratio(segment.text)
+    if max(segment.compression_ratio, own_ratio) > options.compression_ratio_threshold:
+        return _said_again(segment, own_ratio > options.compression_ratio_threshold, options)
     return True
 
 
-def _said_again(segment: Any, options: AsrOptions) -> bool:
+def _said_again(segment: Any, loops_on_itself: bool, options: AsrOptions) -> bool:
     """A repetitive segment, or one from a repetitive 30 s window, is real speech said again and not
     a hallucinated loop when its words are heard clearly; a segment whose own text loops must also
     give each word the time a spoken word takes (a loop crams its words into a stretch of noise that
@@ -50,7 +52,7 @@ def _said_again(segment: Any, options: AsrOptions) -> bool:
     words = list(segment.words or ())
     if not words or float(np.mean([w.probability for w in words])) < options.repeated_min_word_prob:
         return False
-    if compression_ratio(segment.text) <= options.compression_ratio_threshold:
+    if not loops_on_itself:
         return True
     return len(words) / max(words[-1].end - words[0].start, 1e-3) <= _MAX_WORDS_PER_S
 

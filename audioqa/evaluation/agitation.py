@@ -82,9 +82,9 @@ def clip_segment(clip: dict[str, Any], others: list[dict[str, Any]], config: Con
                           loudness_rel_db=None, rate=None, rate_rel=None, z=relative_z(clip, baseline))
 
 
-def clip_score(clip: dict[str, Any], others: list[dict[str, Any]], config: Config) -> float:
-    """The detector's acoustic agitation score (0-1) of a clip against a baseline from ``others``."""
-    units, _ = acoustic_arousal(clip_segment(clip, others, config), config.detectors)
+def clip_score(segment: SegmentProsody, config: Config) -> float:
+    """The detector's acoustic agitation score (0-1) of a clip seen as a phrase (:func:`clip_segment`)."""
+    units, _ = acoustic_arousal(segment, config.detectors)
     return agitation_score(units, config.detectors)
 
 
@@ -97,7 +97,7 @@ def measure_corpus(manifest: str | Path, config: Config, *, gain_normalize: bool
     speakers = [row.get("actor") or row.get("speaker", "") for row in rows]
     segments = [clip_segment(clip, [c for j, c in enumerate(clips) if speakers[j] == speakers[i] and j != i], config)
                 for i, clip in enumerate(clips)]
-    scores = [agitation_score(acoustic_arousal(s, config.detectors)[0], config.detectors) for s in segments]
+    scores = [clip_score(s, config) for s in segments]
     z = np.array([[s.z.get(k, 0.0) for k in FEATURES] for s in segments], float).reshape(len(rows), len(FEATURES))
     return Corpus(Path(manifest).resolve().parent.name, [row["emotion"].strip().lower() for row in rows],
                   np.array(scores, float), z)
