@@ -196,6 +196,7 @@ class BatchOptions(_Section):
     timeout_s: int = Field(ge=0)
     timeout_per_audio_s: float = Field(ge=0)
     max_attempts: int = Field(ge=1)
+    lease_s: float = Field(ge=5)
     extensions: tuple[str, ...]
 
     _pattern = field_validator("filename_pattern")(_regex)

@@ -144,24 +144,95 @@ def test_what_cannot_be_a_recording_fails_with_its_reason_and_a_readme_is_ignore
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr  # a README alone never fails a night
 
 
+def start_batch(inputs: Path, out: Path, config_file: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "audioqa", "batch", str(inputs), "--out", str(out),
+                             "--config", str(config_file), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for(url: str, condition, timeout_s: float = 300) -> list[dict]:
+    """Poll the store until ``condition(rows of calls)`` holds."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        time.sleep(0.3)
+        try:
+            calls = rows(url, "calls")
+        except sa.exc.OperationalError:  # not created yet
+            continue
+        if condition(calls):
+            return calls
+    raise AssertionError(f"store never reached the expected state: {calls}")
+
+
+def workers_of(pid: int) -> list[int]:
+    """The batch's worker processes (spawned interpreters, not multiprocessing's resource tracker)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(child))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.2)
+    return not any(alive(p) for p in pids)
+
+
 def test_batch_killed_midway_resumes_with_nothing_lost_or_duplicated(tmp_path, config_file):
     inputs, out = make_inputs(tmp_path / "in", good=4, bad=False), tmp_path / "out"
     url = f"sqlite:///{out / 'audioqa.db'}"
-    process = subprocess.Popen([sys.executable, "-m", "audioqa", "batch", str(inputs), "--out", str(out),
-                                "--config", str(config_file)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        time.sleep(0.5)
-        if (out / "audioqa.db").exists():
-            try:
-                if any(r["status"] == "done" for r in rows(url, "calls")):
-                    break
-            except sa.exc.OperationalError:
-                continue
-    os.killpg(process.pid, signal.SIGKILL)  # the whole job: parent and worker processes
+    process = start_batch(inputs, out, config_file)
+    wait_for(url, lambda calls: any(r["status"] == "done" for r in calls))
+    workers = workers_of(process.pid)
+    process.kill()  # the batch process alone, as the OOM killer would: its workers must not live on
     process.wait()
+    assert workers and gone_within(workers, 30)
     assert 1 <= sum(r["status"] == "done" for r in rows(url, "calls")) < 4
+    rerun = run(str(inputs), "--out", str(out), "--config", str(config_file))
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    check_complete(url, out, n_good=4)
+
+
+def test_a_dead_worker_fails_only_its_call_which_is_retried_in_a_fresh_worker(tmp_path, config_file):
+    inputs, out = make_inputs(tmp_path / "in", good=4, bad=False), tmp_path / "out"
+    url = f"sqlite:///{out / 'audioqa.db'}"
+    process = start_batch(inputs, out, config_file, "--workers", "2")
+    wait_for(url, lambda calls: sum(r["status"] == "running" for r in calls) == 2)
+    victim = workers_of(process.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stdout + stderr
+    check_complete(url, out, n_good=4)
+    attempts = sorted(r["attempts"] for r in rows(url, "calls"))
+    assert attempts == [1, 1, 1, 2]  # only the call the dead worker held was tried again
+
+
+def test_sigterm_stops_the_batch_cleanly_and_a_rerun_finishes(tmp_path, config_file):
+    inputs, out = make_inputs(tmp_path / "in", good=4, bad=False), tmp_path / "out"
+    url = f"sqlite:///{out / 'audioqa.db'}"
+    process = start_batch(inputs, out, config_file, "--workers", "2")
+    wait_for(url, lambda calls: any(r["status"] == "done" for r in calls)
+             and any(r["status"] == "running" for r in calls))
+    workers = workers_of(process.pid)
+    process.terminate()
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stdout + stderr
+    assert "stopped: by SIGTERM" in stderr
+    assert workers and gone_within(workers, 5)  # the workers ended with the batch
+    calls = rows(url, "calls")
+    assert {r["status"] for r in calls} <= {"done", "pending"} and any(r["status"] == "pending" for r in calls)
+    assert all(r["attempts"] <= 1 for r in calls)  # the interrupted attempt is not counted against the call
+    assert not glob.glob(str(out / ".*.tmp"))
     rerun = run(str(inputs), "--out", str(out), "--config", str(config_file))
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     check_complete(url, out, n_good=4)

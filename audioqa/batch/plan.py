@@ -97,6 +97,27 @@ def _start_time(value: str | None) -> datetime | None:
     return None
 
 
+def _identify(name_id: str, path: str, content_sha256: str, taken: dict[str, str],
+              store: Store) -> tuple[str, dict[str, Any] | None]:
+    """The call id for a recording (noted in ``taken``), and the store's row for it (None if new).
+
+    The id is the name (file stem, or the pattern's call_id) unless that name already belongs to a
+    different recording: another file of this batch, or a stored call with another path *and* other
+    audio (last night's ``call001.wav`` in another folder). Then the audio's hash is appended, so both
+    are kept and a rerun finds the same id again. The same path with new audio is the same call
+    re-recorded; the same audio under a new path is the same call moved.
+    """
+    by_path = f"{name_id}-{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+    for candidate in (name_id, f"{name_id}-{content_sha256[:8]}" if content_sha256 else by_path, by_path):
+        if taken.get(candidate, path) != path:
+            continue
+        row = store.get(candidate)
+        if row is None or row["path"] == path or (content_sha256 and row["content_sha256"] == content_sha256):
+            taken[candidate] = path
+            return candidate, row
+    return by_path, store.get(by_path)  # unreachable but for a hash collision
+
+
 def plan(paths: Iterable[Path], store: Store, config: Config, *, since: datetime | None = None) -> list[Job]:
     """Decide, for every file, whether to analyse, re-score, skip or fail it (and why)."""
     analysis_hash, rules_hash = config_hashes(config)
@@ -107,12 +128,14 @@ def plan(paths: Iterable[Path], store: Store, config: Config, *, since: datetime
             name = os.fsencode(path).decode("utf-8")
         except UnicodeDecodeError:
             shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-            jobs.append(Job(path, {"call_id": Path(shown).stem, "path": shown}, "fail",
+            call_id, _ = _identify(Path(shown).stem, shown, "", taken, store)
+            jobs.append(Job(path, {"call_id": call_id, "path": shown}, "fail",
                             "file name is not valid UTF-8: rename the file"))
             continue
         problem = _not_a_recording(path)
         if problem:
-            jobs.append(Job(path, {"call_id": path.stem, "path": name}, "fail", problem))
+            call_id, _ = _identify(path.stem, name, "", taken, store)
+            jobs.append(Job(path, {"call_id": call_id, "path": name}, "fail", problem))
             continue
         if path.suffix.lower() not in options.extensions:  # a README or a checksum file beside the calls
             jobs.append(Job(path, {"call_id": path.stem, "path": name}, "ignore", "not an audio file name"))
@@ -121,15 +144,11 @@ def plan(paths: Iterable[Path], store: Store, config: Config, *, since: datetime
         started = _start_time(meta.get("start_time"))
         if since and (started or datetime.fromtimestamp(path.stat().st_mtime)) < since:
             continue
-        call_id = meta.get("call_id") or path.stem
-        if call_id in taken and taken[call_id] != name:  # same stem in two folders: keep both apart
-            call_id = f"{call_id}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-        taken[call_id] = name
-        call = {"call_id": call_id, "path": name, "content_sha256": "", "analysis_hash": analysis_hash,
+        content_sha256 = sha256_file(path)
+        call_id, row = _identify(meta.get("call_id") or path.stem, name, content_sha256, taken, store)
+        call = {"call_id": call_id, "path": name, "content_sha256": content_sha256, "analysis_hash": analysis_hash,
                 "rules_hash": rules_hash, "agent_id": meta.get("agent_id"), "queue": meta.get("queue"),
                 "start_time": meta.get("start_time"), "call_metadata": meta}
-        call["content_sha256"] = sha256_file(path)
-        row = store.get(call_id)
         same_input = row and row["content_sha256"] == call["content_sha256"] and row["analysis_hash"] == analysis_hash
         if same_input and row["status"] == DONE:
             jobs.append(Job(path, call, "skip" if row["rules_hash"] == rules_hash else "rescore"))

@@ -2,29 +2,34 @@
 
 Resumable and idempotent: a call already done with the same audio (content hash) and the same analysis
 settings is skipped; if only the rule packs changed, its stored report is re-scored without
-re-transcribing; calls left running by a killed batch are picked up again. Workers are processes that
-load the models once; only the parent writes to the database, one transaction per call.
+re-transcribing; calls left running by a killed batch are picked up again, while calls that another live
+batch on the same store holds are left to it. Workers are processes that load the models once; only the
+parent writes to the database, one transaction per call. SIGTERM or Ctrl-C stop the batch cleanly: the
+workers end and the calls they held go back to pending for the next run.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..audio import decode_audio
-from ..config import load_config
+from ..config import Config, load_config
 from ..errors import AudioQAError
 from ..output import render_index, write_atomic, write_call_page
 from ..output.report import write_report_data
 from ..scoring import check_packs, rescore_report
-from .executors import Progress, Summary, run_local, run_ray
+from .executors import Progress, Stop, Summary, run_local, run_ray
 from .export import collect
 from .plan import Job, discover, plan
-from .store import Store
+from .store import Store, new_owner
 
 logger = logging.getLogger("audioqa")
 
@@ -45,9 +50,45 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
     jobs = plan(discover(inputs, pattern=glob, extensions=config.batch.extensions), store, config, since=since)
     if on_plan:
         on_plan(jobs)
-    summary = Summary()
+    summary, stop = Summary(), Stop()
     started = time.perf_counter()
+    with _stop_on_signals(stop):
+        _run_jobs(jobs, out_dir, store, config, summary, stop, progress, executor=executor, workers=workers,
+                  config_path=config_path, overrides=overrides, ray_address=ray_address)
+    summary.stopped_by = stop.signum
+    summary.processing_s = time.perf_counter() - started
+    if config.report.html:
+        rows, _ = collect(store, redact=False)
+        write_atomic(out_dir / "index.html", render_index(rows, title=f"audioqa: {len(rows)} calls"))
+    if summary.elsewhere:
+        logger.warning("%d call(s) held by another batch on this store were left to it", len(summary.elsewhere))
+    return summary
+
+
+@contextmanager
+def _stop_on_signals(stop: Stop) -> Iterator[None]:
+    """While the batch runs, SIGTERM and SIGINT set ``stop`` instead of killing the process at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals can only be set up there
+        yield
+        return
+
+    def handle(signum: int, _frame) -> None:
+        stop.signum = signum
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _run_jobs(jobs: list[Job], out_dir: Path, store: Store, config: Config, summary: Summary, stop: Stop,
+              progress: Progress, *, executor: str, workers: int, config_path: str | None,
+              overrides: dict[str, Any], ray_address: str | None) -> None:
     for job in jobs:
+        if stop.signum:
+            return
         if job.action == "skip":
             (summary.failed.__setitem__(job.call["path"], job.reason) if job.reason else
              summary.skipped.append(job.call["call_id"]))
@@ -75,12 +116,7 @@ def run_batch(inputs: Sequence[Path], out_dir: Path, store: Store, *, config_pat
         runner = run_ray if executor == "ray" else run_local
         kwargs = {"address": ray_address} if executor == "ray" else {}
         runner(to_analyse, store, config, workers=max(1, workers), config_path=config_path, overrides=overrides,
-               out_dir=out_dir, summary=summary, progress=progress, **kwargs)
-    summary.processing_s = time.perf_counter() - started
-    if config.report.html:
-        rows, _ = collect(store, redact=False)
-        write_atomic(out_dir / "index.html", render_index(rows, title=f"audioqa: {len(rows)} calls"))
-    return summary
+               out_dir=out_dir, summary=summary, progress=progress, owner=new_owner(), stop=stop, **kwargs)
 
 
 def parse_since(text: str | None) -> datetime | None:

@@ -4,14 +4,22 @@ One row per call in ``calls`` (status pending / running / done / failed, hashes,
 timings); the full report in ``reports``; the scorecard, events and rule results in their own tables for
 QA tools. Every change to a call is one transaction, so a batch killed at any moment leaves each call
 either as it was or complete.
+
+Batches that share a store claim each call with a lease (``lease_owner``, ``lease_until``): a conditional
+UPDATE that SQLite and PostgreSQL both serialise, so no call is analysed by two batches at once. A batch
+renews the leases of the calls it is running; a lease that ran out, or whose owner process on this host
+is gone, is free to take.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,8 @@ calls = sa.Table(
     sa.Column("timings_ms", sa.JSON),
     sa.Column("report_path", sa.Text),
     sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("lease_owner", sa.String(255)),  # host:pid:token of the batch running the call
+    sa.Column("lease_until", sa.String(32)),  # UTC, ISO 8601: comparable as text in both databases
 )
 reports = sa.Table(
     "reports", metadata,
@@ -78,8 +88,39 @@ rule_results = sa.Table(
 )
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _now(after_s: float = 0.0) -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=after_s)).isoformat(timespec="seconds")
+
+
+def new_owner() -> str:
+    """A batch's lease owner name: host, process id and a random token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` names a process on this host that no longer runs (a killed batch)."""
+    host, _, rest = (owner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Bring a store written by an older audioqa up to date (new nullable columns only)."""
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as c:
+                    c.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def default_url(out_dir: str | Path) -> str:
@@ -108,6 +149,7 @@ class Store:
                     cursor.close()
             if create:
                 metadata.create_all(self.engine)
+                _add_missing_columns(self.engine)
             elif not sa.inspect(self.engine).has_table("calls"):
                 raise StoreError(f"{sa.engine.make_url(url).render_as_string()} holds no audioqa results (no calls table)")
         except (sa.exc.SQLAlchemyError, ImportError) as e:
@@ -134,23 +176,61 @@ class Store:
             text = c.execute(sa.select(reports.c.report).where(reports.c.call_id == call_id)).scalar()
         return json.loads(text) if text else None
 
-    def start(self, call: dict[str, Any]) -> int:
-        """Mark a call running (inserting it if new); returns its attempt number."""
+    def claim(self, call: dict[str, Any], owner: str, lease_s: float) -> int | None:
+        """Take a call for analysis (inserting it if new) and mark it running under ``owner``'s lease.
+
+        Returns its attempt number, or None when another live batch holds it or has meanwhile finished it
+        with the same audio and settings. The UPDATE comes first, so the transaction takes the write lock
+        before it reads (SQLite cannot upgrade a reader once another writer has committed).
+        """
+        now = _now()
+        takeable = sa.or_(
+            calls.c.status.in_([PENDING, FAILED]),
+            sa.and_(calls.c.status == RUNNING, sa.or_(calls.c.lease_until.is_(None), calls.c.lease_until < now)),
+            sa.and_(calls.c.status == DONE, sa.or_(calls.c.content_sha256 != call["content_sha256"],
+                                                   calls.c.analysis_hash != call["analysis_hash"])))
+        values = {**call, "status": RUNNING, "error": None, "lease_owner": owner, "lease_until": _now(lease_s),
+                  "updated_at": now}
+        key = calls.c.call_id == call["call_id"]
         with self.atomic() as c:
-            row = c.execute(sa.select(calls.c.attempts).where(calls.c.call_id == call["call_id"])).first()
-            attempts = (row[0] if row else 0) + 1
-            values = {**call, "status": RUNNING, "error": None, "attempts": attempts, "updated_at": _now()}
-            if row:
-                c.execute(calls.update().where(calls.c.call_id == call["call_id"]).values(**values))
-            else:
-                c.execute(calls.insert().values(**values))
-        return attempts
+            taken = c.execute(calls.update().where(key, takeable).values(**values, attempts=calls.c.attempts + 1))
+            if taken.rowcount == 1:
+                return c.execute(sa.select(calls.c.attempts).where(key)).scalar_one()
+            if c.execute(sa.select(calls.c.call_id).where(key)).first():
+                return None
+        try:
+            with self.atomic() as c:
+                c.execute(calls.insert().values(**values, attempts=1))
+        except sa.exc.IntegrityError:  # another batch inserted it first
+            return None
+        return 1
+
+    def renew(self, call_ids: Iterable[str], owner: str, lease_s: float) -> None:
+        """Extend ``owner``'s leases on the calls it is still running."""
+        ids = list(call_ids)
+        if ids:
+            with self.atomic() as c:
+                c.execute(calls.update().where(calls.c.call_id.in_(ids), calls.c.lease_owner == owner,
+                                               calls.c.status == RUNNING).values(lease_until=_now(lease_s)))
+
+    def release(self, call_ids: Iterable[str], owner: str) -> int:
+        """Give ``owner``'s running calls back (status pending, the interrupted attempt not counted)."""
+        ids = list(call_ids)
+        if not ids:
+            return 0
+        with self.atomic() as c:
+            result = c.execute(calls.update().where(
+                calls.c.call_id.in_(ids), calls.c.lease_owner == owner, calls.c.status == RUNNING).values(
+                status=PENDING, attempts=calls.c.attempts - 1, lease_owner=None, lease_until=None,
+                updated_at=_now()))
+            return result.rowcount or 0
 
     def fail(self, call: dict[str, Any], error: str, *, final: bool = True) -> None:
         """Record a failure (status failed, or pending when it will be retried); inserts unknown calls."""
         with self.atomic() as c:
             exists = c.execute(sa.select(calls.c.call_id).where(calls.c.call_id == call["call_id"])).first()
-            values = {"status": FAILED if final else PENDING, "error": error, "updated_at": _now()}
+            values = {"status": FAILED if final else PENDING, "error": error, "updated_at": _now(),
+                      "lease_owner": None, "lease_until": None}
             if exists:
                 c.execute(calls.update().where(calls.c.call_id == call["call_id"]).values(**values))
             else:
@@ -165,7 +245,7 @@ class Store:
             c.execute(calls.update().where(calls.c.call_id == call_id).values(
                 **{k: v for k, v in call.items() if k != "call_id"}, status=DONE, error=None,
                 duration_ms=report["source"]["duration_ms"], timings_ms=report.get("timings_ms"),
-                report_path=report_path, updated_at=_now()))
+                report_path=report_path, updated_at=_now(), lease_owner=None, lease_until=None))
             c.execute(reports.insert().values(call_id=call_id, report=json.dumps(report, ensure_ascii=False)))
             score = report.get("score") or {}
             c.execute(scores.insert().values(call_id=call_id, total=score.get("total"), passed=score.get("passed"),
@@ -182,8 +262,18 @@ class Store:
                 c.execute(rule_results.insert(), rows)
 
     def requeue_interrupted(self) -> int:
-        """Calls left ``running`` by a killed batch go back to pending; returns how many."""
+        """Calls left ``running`` by a batch that is gone (its lease ran out, or its process on this host
+        has died) go back to pending, the interrupted attempt not counted; returns how many. Calls that a
+        live batch holds stay as they are."""
+        now = _now()
+        with self.engine.connect() as c:
+            held = c.execute(sa.select(calls.c.call_id, calls.c.lease_owner, calls.c.lease_until)
+                             .where(calls.c.status == RUNNING)).all()
+        stale = [call_id for call_id, owner, until in held if not until or until < now or owner_gone(owner)]
+        if not stale:
+            return 0
         with self.atomic() as c:
-            result = c.execute(calls.update().where(calls.c.status == RUNNING).values(status=PENDING,
-                                                                                      updated_at=_now()))
+            result = c.execute(calls.update().where(calls.c.call_id.in_(stale), calls.c.status == RUNNING)
+                               .values(status=PENDING, attempts=calls.c.attempts - 1, lease_owner=None,
+                                       lease_until=None, updated_at=now))
             return result.rowcount or 0

@@ -182,8 +182,10 @@ def batch(
 ) -> None:
     """Analyse every recording under the inputs: resumable, idempotent, one bad file never stops the batch.
 
-    Exit code: 0 all done, 1 some calls failed (listed at the end), 2 the batch could not run.
+    Exit code: 0 all done, 1 some calls failed (listed at the end), 2 the batch could not run, 130 / 143
+    stopped by Ctrl-C / SIGTERM (rerun to finish).
     """
+    import signal
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -219,9 +221,13 @@ def batch(
         raise StoreError(f"results database: {type(e).__name__}: {str(e).splitlines()[0]}") from None
     hours = summary.audio_ms / 3_600_000
     rtf = summary.processing_s / (summary.audio_ms / 1000) if summary.audio_ms else 0.0
-    out.print(f"done {len(summary.analysed)}, re-scored {len(summary.rescored)}, skipped {len(summary.skipped)}, "
-              f"failed {len(summary.failed)}; {hours:.2f} h of audio analysed in {summary.processing_s:.0f} s "
-              f"(real-time factor {rtf:.3f})", highlight=False)
+    elsewhere = f", left to another batch {len(summary.elsewhere)}" if summary.elsewhere else ""
+    out.print(f"done {len(summary.analysed)}, re-scored {len(summary.rescored)}, skipped {len(summary.skipped)}"
+              f"{elsewhere}, failed {len(summary.failed)}; {hours:.2f} h of audio analysed in "
+              f"{summary.processing_s:.0f} s (real-time factor {rtf:.3f})", highlight=False)
+    if summary.stopped_by:
+        say("stopped", f"by {signal.Signals(summary.stopped_by).name}: the calls in progress are pending again; "
+                       "run the same command to finish", style="yellow")
     if summary.ignored:
         shown = ", ".join(summary.ignored[:5]) + (f" and {len(summary.ignored) - 5} more" if len(summary.ignored) > 5 else "")
         say("ignored", f"{len(summary.ignored)} file(s) whose names are not audio file names "
