@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test test-services bench samples clean
+.PHONY: setup run test test-services soak bench samples clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,11 @@ test-services:
 
 test: setup test-services
 	$(BIN)/python -m pytest -q
+
+# A few hundred short calls through a batch killed three times and losing two workers (several minutes;
+# AUDIOQA_SOAK_CALLS and AUDIOQA_SOAK_SEED change its size and its random moments).
+soak: setup
+	$(BIN)/python -m pytest -q -s -m soak
 
 # Speed per stage against the naive faster-whisper + pyannote baseline (bench/results.md, results.json);
 # uses ../shared/data/calls_en_aws_contact_center when it is there.

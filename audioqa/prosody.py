@@ -43,6 +43,8 @@ FEATURES = ("f0_st", "loudness_db", "alpha_db", "tilt_db_oct", "periodicity", "r
 _SPECTRUM_N_FFT = 512          # 32 ms at 16 kHz: spectral shape
 _PERIODICITY_FRAME = 1024      # 64 ms: two periods at 60 Hz
 _TILT_BAND_HZ = (100.0, 5000.0)
+_BLOCK_FRAMES = 6000           # frame features are computed a minute (at 10 ms hops) at a time ...
+_MARGIN_FRAMES = 64            # ... with this many hops of context each side (more than any window)
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,16 @@ def frame_features(y: np.ndarray, *, sr: int, frame_ms: int, hop_ms: int, f0_min
     y = np.asarray(y, np.float32)
     if len(y) < _PERIODICITY_FRAME:
         y = np.pad(y, (0, _PERIODICITY_FRAME - len(y)))
-    f0 = librosa.yin(y, fmin=f0_min_hz, fmax=f0_max_hz, sr=sr, frame_length=frame_length, hop_length=hop)
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=frame_length, hop_length=hop)[0]
-    rms = librosa.feature.rms(y=y, frame_length=_SPECTRUM_N_FFT, hop_length=hop)[0]
-    power = np.abs(librosa.stft(y, n_fft=_SPECTRUM_N_FFT, hop_length=hop, window="hann")) ** 2  # (bins, frames)
     freqs = librosa.fft_frequencies(sr=sr, n_fft=_SPECTRUM_N_FFT)
-    n = min(len(f0), len(zcr), len(rms), power.shape[1])
-    f0, zcr, power = f0[:n], zcr[:n], power[:, :n]
-    loudness_db = _db(rms[:n] ** 2)
-    low = power[(freqs >= 50) & (freqs < 1000)].sum(axis=0)
-    high = power[(freqs >= 1000) & (freqs < 5000)].sum(axis=0)
     tilt_bins = (freqs >= _TILT_BAND_HZ[0]) & (freqs <= _TILT_BAND_HZ[1])
+    n_frames = 1 + len(y) // hop
+    parts = [_block_features(y, first, min(first + _BLOCK_FRAMES, n_frames), sr=sr, hop=hop,
+                             frame_length=frame_length, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz,
+                             freqs=freqs, tilt_bins=tilt_bins)
+             for first in range(0, n_frames, _BLOCK_FRAMES)]
+    f0, zcr, rms, low, high, tilt_power = (np.concatenate(arrays, axis=-1) for arrays in zip(*parts))
+    n = len(f0)
+    loudness_db = _db(rms ** 2)
 
     loud = np.percentile(loudness_db, 99)
     # within 35 dB of the loudest frames and 10 dB above the noise floor, but never stricter than 20 dB below
@@ -114,7 +115,29 @@ def frame_features(y: np.ndarray, *, sr: int, frame_ms: int, hop_ms: int, f0_min
     return Frames(t_ms=np.arange(n) * hop_ms, f0_hz=np.where(voiced, f0, np.nan), loudness_db=loudness_db,
                   alpha_db=_db(high / np.maximum(low, 1e-12)),
                   periodicity=_periodicity(y, hop, active, lag_min=int(sr / f0_max_hz), lag_max=int(sr / f0_min_hz)),
-                  active=active, tilt_power=power[tilt_bins].astype(np.float32), tilt_freqs_hz=freqs[tilt_bins])
+                  active=active, tilt_power=tilt_power, tilt_freqs_hz=freqs[tilt_bins])
+
+
+def _block_features(y: np.ndarray, first: int, end: int, *, sr: int, hop: int, frame_length: int,
+                    f0_min_hz: float, f0_max_hz: float, freqs: np.ndarray,
+                    tilt_bins: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Frames ``first`` to ``end`` (exclusive) of the centred frame features, computed on that stretch of
+    ``y`` with a margin wider than every window: the same values as over the whole signal, in memory
+    that does not grow with the call's length (yin alone needs about 2.5 kB per frame).
+
+    Returns (f0_hz, zcr, rms, power 50-1000 Hz, power 1-5 kHz, power over ``tilt_bins`` as float32).
+    """
+    margin = _MARGIN_FRAMES * hop
+    begin = max(0, first * hop - margin)
+    stretch = y[begin:min(len(y), (end - 1) * hop + margin + 1)]
+    skip = (first * hop - begin) // hop
+    keep = slice(skip, skip + end - first)
+    f0 = librosa.yin(stretch, fmin=f0_min_hz, fmax=f0_max_hz, sr=sr, frame_length=frame_length, hop_length=hop)
+    zcr = librosa.feature.zero_crossing_rate(stretch, frame_length=frame_length, hop_length=hop)[0]
+    rms = librosa.feature.rms(y=stretch, frame_length=_SPECTRUM_N_FFT, hop_length=hop)[0]
+    power = np.abs(librosa.stft(stretch, n_fft=_SPECTRUM_N_FFT, hop_length=hop, window="hann")[:, keep]) ** 2
+    return (f0[keep], zcr[keep], rms[keep], power[(freqs >= 50) & (freqs < 1000)].sum(axis=0),
+            power[(freqs >= 1000) & (freqs < 5000)].sum(axis=0), power[tilt_bins].astype(np.float32))
 
 
 def _periodicity(y: np.ndarray, hop: int, active: np.ndarray, *, lag_min: int, lag_max: int) -> np.ndarray:

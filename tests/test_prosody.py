@@ -61,6 +61,21 @@ def test_a_6_db_step_in_loudness_is_found():
     assert second - first == pytest.approx(6.0, abs=0.3)
 
 
+def test_a_long_signal_is_measured_in_blocks_with_the_same_values_as_in_one_piece(monkeypatch):
+    from audioqa import prosody
+
+    rng = np.random.default_rng(1)
+    y = np.concatenate([voice(np.linspace(120, 260, 3 * SR), 3.0), rng.normal(0, 0.01, SR // 2 + 77),
+                        voice(180.0, 2.0, level=0.5)])
+    monkeypatch.setattr(prosody, "_BLOCK_FRAMES", 10**9)
+    whole = frames_of(y)
+    monkeypatch.setattr(prosody, "_BLOCK_FRAMES", 70)  # block edges every 0.7 s, some inside the voice
+    blocks = frames_of(y)
+    for name in ("t_ms", "f0_hz", "loudness_db", "alpha_db", "periodicity", "active", "tilt_power"):
+        np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
 def test_pitch_search_range_is_checked():
     with pytest.raises(ParameterError, match="too short for f0_min_hz"):
         frame_features(np.zeros(SR, np.float32), sr=SR, frame_ms=20, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
