@@ -7,7 +7,8 @@ and compression ratio. Whisper measures repetition over a whole 30 s window, so 
 the same sentence again would lose every copy: a repetitive segment is kept when its words are heard
 clearly at a speaking pace, and dropped as a loop otherwise. Mandarin comes out of Whisper base
 mostly in traditional characters; it is normalised to simplified (OpenCC t2s) before anything
-downstream reads it.
+downstream reads it. A long call is recognised ten minutes at a time, cut at its quietest moment:
+faster-whisper computes features for the whole signal at once, about 50 MB per minute of audio.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from .text import to_simplified
 
 logger = logging.getLogger("audioqa")
 _MAX_WORDS_PER_S = 8.0  # faster than anyone speaks (Mandarin, in Whisper's words, runs at 4-5 per second)
+_WINDOW_S = 600         # recognition window for long calls ...
+_CUT_SEARCH_S = 30      # ... each cut at the quietest 100 ms of its last 30 s
 
 
 def _vad_parameters(options: AsrOptions):
@@ -63,6 +66,21 @@ def compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
+def windows(samples: np.ndarray, *, sr: int, window_s: float, search_s: float) -> list[tuple[int, int]]:
+    """(begin, end) sample indices of consecutive windows of at most ``window_s`` seconds covering
+    ``samples``; each cut lies in the quietest 100 ms of the last ``search_s`` seconds before it."""
+    size, search, frame = int(window_s * sr), int(search_s * sr), sr // 10
+    out, begin = [], 0
+    while len(samples) - begin > size:
+        low = begin + size - search
+        stretch = samples[low:low + search // frame * frame].reshape(-1, frame)
+        cut = low + int(np.argmin((stretch.astype(np.float64) ** 2).sum(axis=1))) * frame + frame // 2
+        out.append((begin, cut))
+        begin = cut
+    out.append((begin, len(samples)))
+    return out
+
+
 def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options: AsrOptions,
                speaker: str = "") -> tuple[list[Word], str]:
     """Recognise one 16 kHz mono signal into words with times in ms.
@@ -78,6 +96,16 @@ def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options
     Returns:
         (words, the language used).
     """
+    words = []
+    for begin, end in windows(samples, sr=16000, window_s=_WINDOW_S, search_s=_CUT_SEARCH_S):
+        found, language = _transcribe_window(model, samples[begin:end], begin * 1000 // 16000,
+                                             language=language, options=options, speaker=speaker)
+        words += found
+    return words, language
+
+
+def _transcribe_window(model: Any, samples: np.ndarray, offset_ms: int, *, language: str | None,
+                       options: AsrOptions, speaker: str) -> tuple[list[Word], str]:
     runner, batching = model, {}
     if options.gpu_batch_size > 0 and getattr(model.model, "device", "cpu") == "cuda":
         from faster_whisper import BatchedInferencePipeline
@@ -110,7 +138,8 @@ def transcribe(model: Any, samples: np.ndarray, *, language: str | None, options
             if language == "zh":
                 text = to_simplified(text)
             if text:
-                words.append(Word(text, round(w.start * 1000), max(round(w.end * 1000), round(w.start * 1000) + 1),
+                begin_ms = offset_ms + round(w.start * 1000)
+                words.append(Word(text, begin_ms, max(offset_ms + round(w.end * 1000), begin_ms + 1),
                                   round(float(w.probability), 3), speaker))
     return words, language
 

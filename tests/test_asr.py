@@ -8,7 +8,8 @@ import faster_whisper
 import numpy as np
 
 from audioqa import load_config
-from audioqa.asr import _keep_segment, transcribe
+from audioqa import asr
+from audioqa.asr import _keep_segment, transcribe, windows
 from audioqa.audio import decode_audio
 
 from .conftest import sample_path, truth
@@ -80,3 +81,31 @@ def test_a_customer_who_repeats_a_sentence_keeps_every_copy_of_its_words(models,
     words, _ = transcribe(models.whisper, np.concatenate([sentence, pause] * 8), language="en", options=config.asr)
     text = " ".join(w.text for w in words).lower()
     assert text.count("harbor road") == 8, text
+
+
+def test_long_signals_are_cut_into_windows_at_their_quietest_moments():
+    rng = np.random.default_rng(0)
+    samples = rng.normal(0, 0.3, 16_000 * 50).astype(np.float32)
+    samples[16_000 * 17:16_000 * 17 + 4_000] = 0  # a quarter-second pause 17 s in
+    cuts = windows(samples, sr=16_000, window_s=20, search_s=5)
+    assert cuts[0][0] == 0 and cuts[-1][1] == len(samples)
+    assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:]))  # contiguous, nothing lost or doubled
+    assert all(end - begin <= 16_000 * 20 for begin, end in cuts)
+    assert 16_000 * 17 <= cuts[0][1] <= 16_000 * 17 + 4_000
+    assert windows(samples[:16_000 * 19], sr=16_000, window_s=20, search_s=5) == [(0, 16_000 * 19)]
+
+
+def test_a_call_recognised_in_windows_keeps_every_word_at_its_time_in_the_call(models, config, monkeypatch):
+    turn = truth("en_complaint_mono")["turns"][1]
+    samples = decode_audio(sample_path("en_complaint_mono"), silent_peak_dbfs=config.audio.silent_peak_dbfs).samples[0]
+    sentence = samples[turn["begin_ms"] * 16:turn["end_ms"] * 16]
+    pause = np.zeros(9_600, np.float32)
+    call = np.concatenate([sentence, pause] * 6)
+    monkeypatch.setattr(asr, "_WINDOW_S", 12)
+    monkeypatch.setattr(asr, "_CUT_SEARCH_S", 4)
+    assert len(windows(call, sr=16_000, window_s=12, search_s=4)) >= 3
+    words, _ = transcribe(models.whisper, call, language="en", options=config.asr)
+    text = " ".join(w.text for w in words).lower()
+    assert text.count("harbor road") == 6, text
+    starts = [w.begin_ms for w in words]
+    assert starts == sorted(starts) and starts[-1] > len(call) // 16 - 1000 - len(sentence) // 16

@@ -168,6 +168,26 @@ def test_a_file_name_with_brackets_is_printed_as_it_is(tmp_path):
     assert result.exit_code == 1 and "[urgent] call.wav" in result.output
 
 
+@pytest.mark.parametrize("command", ["analyze", "batch"])
+def test_an_out_folder_that_is_a_file_is_one_line_and_exit_2_before_any_analysis(tmp_path, command):
+    taken = tmp_path / "out"
+    taken.write_text("not a folder")
+    result = runner.invoke(app, [command, str(tmp_path / "missing.wav"), "--out", str(taken)])
+    assert result.exit_code == 2, result.output
+    assert "cannot be used as the output folder" in result.output and "Traceback" not in result.output
+
+
+def test_a_file_name_that_is_not_utf8_fails_before_its_analysis_and_writes_nothing(tmp_path):
+    import os
+
+    bad = tmp_path / os.fsdecode(b"caller\xff.wav")
+    bad.write_bytes(sample_path("en_support_stereo_8k").read_bytes())
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["analyze", str(bad), "--out", str(out), "--language", "en"])
+    assert result.exit_code == 1 and "file name is not valid UTF-8" in result.output
+    assert list(out.iterdir()) == []
+
+
 def test_verbose_logs_each_stage(caplog):
     import logging
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -22,6 +23,20 @@ out = Console(width=None if sys.stdout.isatty() else 240)  # logs and pipes get 
 def say(label: str, message: str, *, style: str = "red") -> None:
     """``label: message`` on stderr; the message is never read as rich markup (file names hold '[')."""
     err.print(Text.assemble((f"{label}: ", style), message), highlight=False)
+
+
+def output_folder(path: Path) -> Path:
+    """Create ``--out`` if needed and check that files can be written there, before any work is done."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AudioQAError(f"--out {path}: cannot be used as the output folder ({e.strerror})") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise AudioQAError(f"--out {path}: cannot write there ({e.strerror})") from None
+    return path
 
 
 class ErrorsToExitCodes(TyperGroup):

@@ -22,7 +22,7 @@ from ..config import load_config
 from ..errors import AudioQAError, StoreError
 from .checks import eval_app, rules_app
 from .common import (ConfigOption, Device, ErrorsToExitCodes, Executor, ExportBy, ExportFormat, HtmlAudio, Language,
-                     err, out, say, table)
+                     err, out, output_folder, say, table)
 
 app = typer.Typer(cls=ErrorsToExitCodes, add_completion=False, rich_markup_mode="rich",
                   pretty_exceptions_show_locals=False, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,6 +100,7 @@ def analyze(
         overrides["diarization"] = {"num_speakers": None, "min_speakers": min_speakers, "max_speakers": max_speakers}
     config = load_config(config_path, overrides)
     check_packs(config)
+    output_folder(out_dir)
     models = load_models(config.models, config.diarization, lazy_diarization=True)
 
     rows, failed = [], []
@@ -112,6 +113,11 @@ def analyze(
                 progress.update(task, description=f"{name[:40]}: {stage} done")
 
             try:
+                try:
+                    os.fsencode(path).decode("utf-8")
+                except UnicodeDecodeError:  # its reports could not be named: say so before the analysis
+                    raise AudioQAError(f"{os.fsencode(path).decode('utf-8', 'backslashreplace')}: "
+                                       "file name is not valid UTF-8: rename the file") from None
                 audio, report = decode_and_analyze(path, models, config, hook=show_stage)
                 samples = audio.samples
                 if redact or redact_audio:
@@ -129,7 +135,8 @@ def analyze(
                 failed.append(str(e))
                 say("failed", failed[-1])
             except Exception as e:  # one bad call must not stop the others; say what broke, in one line
-                failed.append(f"{path}: {type(e).__name__}: {e}")
+                shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+                failed.append(f"{shown}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
                 logging.getLogger("audioqa").debug("analysis of %s failed", path, exc_info=True)
                 say("failed", failed[-1])
             progress.advance(task)
@@ -210,7 +217,7 @@ def batch(
 
     since_date = parse_since(since)
     load_config(config_path)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     try:
         store = Store(db or default_url(out_dir))
         with progress:

@@ -26,7 +26,8 @@ def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions, *,
     import torch
 
     # pyannote decodes files with torchcodec, which does not load beside the CPU torch: pass samples.
-    file = {"waveform": torch.from_numpy(samples[None, :].copy()), "sample_rate": SAMPLE_RATE_HZ}
+    file = {"waveform": torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)[None, :]),
+            "sample_rate": SAMPLE_RATE_HZ}
     output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                       max_speakers=options.max_speakers)
     annotation = output.exclusive_speaker_diarization if exclusive else output.speaker_diarization
