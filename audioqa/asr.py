@@ -7,7 +7,7 @@ and compression ratio. Whisper measures repetition over a whole 30 s window, so 
 the same sentence again would lose every copy: a repetitive segment is kept when its words are heard
 clearly at a speaking pace, and dropped as a loop otherwise. Mandarin comes out of Whisper base
 mostly in traditional characters; it is normalised to simplified (OpenCC t2s) before anything
-downstream reads it. A long call is recognised ten minutes at a time, cut at its quietest moment:
+downstream reads it. A long call is recognised five minutes at a time, cut at its quietest moment:
 faster-whisper computes features for the whole signal at once, about 50 MB per minute of audio.
 """
 
@@ -25,7 +25,7 @@ from .text import to_simplified
 
 logger = logging.getLogger("audioqa")
 _MAX_WORDS_PER_S = 8.0  # faster than anyone speaks (Mandarin, in Whisper's words, runs at 4-5 per second)
-_WINDOW_S = 600         # recognition window for long calls ...
+_WINDOW_S = 300         # recognition window for long calls ...
 _CUT_SEARCH_S = 30      # ... each cut at the quietest 100 ms of its last 30 s
 
 
