@@ -7,11 +7,18 @@ Normalisation: Unicode NFKC (full width → half width), lower case, traditional
 apostrophes dropped (don't = dont), other punctuation and spaces dropped (one space kept between Latin words), Chinese digit characters → digits.
 Pinyin matching compares toneless syllables, so ASR homophone slips (招拼 for 招聘, 小鞋 for 消协) still
 match while unrelated text does not.
+
+Phrases match whole words: a Latin phrase never starts or ends inside a word ("sue" is not in "issue"),
+and a short Chinese phrase (up to three characters) must start and end where jieba's segmentation of the
+turn puts word edges (垃圾 is not in 垃圾桶). ``a ... b`` in a phrase lets a few words sit between its
+parts (找 ... 经理 finds 找一下我们经理). :func:`negated` tells whether a negation word stands just
+before a match (您不必去找主管 is not an order to go and see the manager).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -24,6 +31,9 @@ from .records import Word
 _CJK_RANGE = "\u3400-\u9fff\uf900-\ufaff"  # CJK unified ideographs (extension A and compatibility included)
 CJK = re.compile(f"[{_CJK_RANGE}]")  # one Chinese character
 _TOKEN = re.compile(f"[{_CJK_RANGE}]|[^\\s{_CJK_RANGE}]+")
+_SHORT_CJK = 3  # Chinese phrases up to this length must match whole jieba words
+_GAP = "..."     # in a phrase: a few words may stand here
+_MAX_GAP_CJK, _MAX_GAP_WORDS = 4, 3  # characters of Chinese, or Latin words, a gap may hold
 _DIGITS = str.maketrans({"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
                          "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"})
 
@@ -76,6 +86,14 @@ def compact(text: str) -> str:
     return normalise(text).replace(" ", "")
 
 
+@functools.lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
 @functools.lru_cache(maxsize=8192)
 def _pinyin(ch: str) -> str:
     from pypinyin import Style, lazy_pinyin
@@ -113,6 +131,16 @@ class IndexedText:
             owner.pop()
         return cls("".join(chars), tuple(owner))
 
+    @functools.cached_property
+    def word_edges(self) -> frozenset[int]:
+        """Offsets where a word starts or ends, by jieba's segmentation of the Chinese (Latin words are
+        delimited by spaces already)."""
+        edges, at = set(), 0
+        for token in _jieba().cut(self.text, HMM=False):
+            edges.update((at, at + len(token)))
+            at += len(token)
+        return frozenset(edges)
+
     def words_in(self, start: int, end: int) -> tuple[int, int]:
         """(first, last) word index covered by characters ``[start, end)``."""
         owners = [o for o in self.word_of[start:end] if o >= 0]
@@ -129,18 +157,58 @@ def _bounded(text: str, start: int, end: int, *, right: bool = True) -> bool:
     return left_ok and right_ok
 
 
-def find_normalised(index: IndexedText, phrase: str) -> list[tuple[int, int]]:
-    """Character spans of ``phrase`` (normalised) in the indexed text."""
-    needle = normalise(phrase)
-    if not needle:
+def find_normalised(index: IndexedText, phrase: str, *, inside_words: bool = False) -> list[tuple[int, int]]:
+    """Character spans of ``phrase`` (normalised) in the indexed text, whole words only (see the module
+    docstring; ``inside_words`` lifts the rule for short Chinese phrases). Parts joined by ``...`` match
+    in order with a few words between them."""
+    parts = [normalise(part) for part in phrase.split(_GAP)]
+    if not all(parts):
         return []
+    spans = _spans_of(index, parts[0], inside_words)
+    for part in parts[1:]:
+        following = _spans_of(index, part, inside_words)
+        chained = []
+        for start, end in spans:
+            after = [(s, e) for s, e in following if s >= end and _short_gap(index.text[end:s])]
+            if after:
+                chained.append((start, after[0][1]))
+        spans = chained
+    return spans
+
+
+def _short_gap(between: str) -> bool:
+    cjk = sum(map(is_cjk, between))
+    words = len([w for w in between.split() if not CJK.search(w)])
+    return cjk <= _MAX_GAP_CJK and words <= _MAX_GAP_WORDS
+
+
+def _spans_of(index: IndexedText, needle: str, inside_words: bool) -> list[tuple[int, int]]:
+    check_edges = not inside_words and len(needle) <= _SHORT_CJK and all(map(is_cjk, needle))
     spans, start = [], index.text.find(needle)
     while start >= 0:
         end = start + len(needle)
-        if _bounded(index.text, start, end):
+        if _bounded(index.text, start, end) and (
+                not check_edges or (start in index.word_edges and end in index.word_edges)):
             spans.append((start, end))
         start = index.text.find(needle, start + 1)
     return spans
+
+
+def negated(index: IndexedText, start: int, cues: Sequence[str]) -> bool:
+    """Whether one of the negation ``cues`` stands just before ``start``: within four Chinese characters
+    of the same clause, or three Latin words."""
+    before = index.text[:start].rstrip()
+    if before and is_cjk(before[-1]):
+        clause = before.rsplit(" ", 1)[-1]
+        window = clause[-(len(max(cues, key=len, default="")) + _MAX_GAP_CJK):]
+    else:
+        window = " ".join(before.split()[-(_MAX_GAP_WORDS + 2):])
+    padded = f" {window} "
+    for cue in cues:
+        needle = normalise(cue)
+        if needle and (needle in window if is_cjk(needle[0]) else f" {needle} " in padded):
+            return True
+    return False
 
 
 def find_fuzzy(index: IndexedText, phrase: str, *, max_edits: int | None = None) -> list[tuple[int, int]]:

@@ -126,6 +126,40 @@ def test_normalised_matching_ignores_width_case_script_and_word_edges():
     assert not holds(rule, call("customer: this is an issue"))
 
 
+def test_a_short_chinese_keyword_matches_a_word_not_the_inside_of_another():
+    rubbish = {"said": {"speaker": "customer", "phrases": ["垃圾"]}}
+    assert holds(rubbish, call("customer: 你们这服务就是垃圾"))
+    assert not holds(rubbish, call("customer: 垃圾桶放在门口就行"))
+    assert holds({"said": {**rubbish["said"], "inside_words": True}}, call("customer: 垃圾桶放在门口就行"))
+
+
+def test_a_few_words_may_stand_inside_a_gapped_phrase():
+    manager = {"said": {"speaker": "agent", "phrases": ["找 ... 经理", "talk ... manager"]}}
+    assert holds(manager, call("agent: 你得去找一下我们经理"))
+    assert holds(manager, call("agent: You will have to talk to my manager about that."))
+    assert not holds(manager, call("agent: 找到了，您的订单在这里，明天我们的配送经理会联系您"))
+
+
+def test_a_phrase_right_after_a_negation_does_not_count_unless_the_rule_asks_for_it():
+    manager = {"said": {"speaker": "agent", "phrases": ["找主管", "talk to a manager"]}}
+    assert not holds(manager, call("agent: 您不必去找主管，我来处理"))
+    assert not holds(manager, call("agent: You don't need to talk to a manager, I will sort it out."))
+    assert holds(manager, call("agent: 这个您去找主管吧"))
+    assert holds({"said": {**manager["said"], "negation": "require"}}, call("agent: 您不必去找主管，我来处理"))
+    assert holds({"said": {**manager["said"], "negation": "ignore"}}, call("agent: 您不必去找主管，我来处理"))
+    refusal = {"said": {"speaker": "agent", "phrases": ["不行"]}}
+    assert not holds(refusal, call("agent: 不是不行，我们可以换个时间"))
+
+
+def test_meaning_matches_a_paraphrase_and_an_unlike_example_keeps_a_look_alike_out():
+    public = {"said": {"speaker": "customer", "match": "semantic", "threshold": 0.5,
+                       "examples": ["I will post this on social media", "I'm going to tell the newspapers"],
+                       "unlike": ["my media subscription stopped working"]}}
+    assert holds(public, call("customer: I'm going to put this all over Twitter."))
+    assert not holds(public, call("customer: My media streaming subscription has stopped working."))
+    assert not holds(public, call("customer: Can you change my delivery address?"))
+
+
 def test_fuzzy_matching_tolerates_one_slip():
     rule = {"said": {"match": "fuzzy", "phrases": ["I understand how you feel"]}}
     assert holds(rule, call("agent: I understand how you fell"))

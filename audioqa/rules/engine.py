@@ -8,8 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..records import Event, RuleHit, RuleResult, Turn, Word
-from ..text import IndexedText, find_fuzzy, find_normalised, find_pinyin, join_words, split_words
+from ..text import IndexedText, find_fuzzy, find_normalised, find_pinyin, join_words, negated, split_words
 from .pack import Pack, Rule
+from .semantic import clauses, similar
+
+# Words that, just before a phrase, turn it around: "您不必去找主管" is the agent taking the call over,
+# "不是不行" is not a refusal, "you don't need to talk to a manager" is not sending the caller away.
+NEGATION_CUES = ("不用", "不需要", "不必", "无需", "没必要", "不是", "并不", "别", "不要", "没有",
+                 "don't need to", "do not need to", "no need to", "don't have to", "do not have to",
+                 "never", "won't", "will not", "not")
 
 
 @dataclass
@@ -52,9 +59,18 @@ def find_said(view: CallView, spec: dict[str, Any]) -> list[tuple[RuleHit, str]]
     """Every match of a ``said`` condition: (hit, the phrase or pattern that matched)."""
     mode = spec.get("match", "regex" if "regex" in spec else "normalised")
     speaker = spec.get("speaker", "any")
+    negation = spec.get("negation", "forbid")
     found = []
     for i, t in enumerate(view.turns):
         if speaker != "any" and t.role != speaker or not t.words:
+            continue
+        if mode == "semantic":
+            spans = clauses(t.words)
+            texts = [join_words(t.words[a:b + 1]) for a, b in spans]
+            for (first, last), like in zip(spans, similar(texts, spec["examples"], spec.get("unlike", []),
+                                                          spec.get("threshold", 0.7))):
+                if like:
+                    found.append((_hit(view, i, first, last), "semantic"))
             continue
         if mode == "regex":
             text = t.text
@@ -68,13 +84,17 @@ def find_said(view: CallView, spec: dict[str, Any]) -> list[tuple[RuleHit, str]]
                 starts = _char_starts(t.words)
                 spans = [(m.start(), m.end()) for m in re.finditer(re.escape(phrase), t.text)]
                 pairs = [_words_for_chars(starts, a, b) for a, b in spans]
-            elif mode == "pinyin":
-                raw = view.index(i, digits=False)
-                pairs = [raw.words_in(a, b) for a, b in find_pinyin(raw, phrase)]
             else:
-                index = view.index(i)
-                finder = find_fuzzy if mode == "fuzzy" else find_normalised
-                pairs = [index.words_in(a, b) for a, b in finder(index, phrase)]
+                index = view.index(i, digits=mode != "pinyin")
+                if mode == "pinyin":
+                    spans = find_pinyin(index, phrase)
+                elif mode == "fuzzy":
+                    spans = find_fuzzy(index, phrase)
+                else:
+                    spans = find_normalised(index, phrase, inside_words=spec.get("inside_words", False))
+                if negation != "ignore":
+                    spans = [(a, b) for a, b in spans if negated(index, a, NEGATION_CUES) == (negation == "require")]
+                pairs = [index.words_in(a, b) for a, b in spans]
             found.extend((_hit(view, i, first, last), phrase) for first, last in pairs)
     return [(h, p) for h, p in found if _in_window(h.begin_ms, spec.get("window"), view.duration_ms)]
 

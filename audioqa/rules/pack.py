@@ -19,7 +19,14 @@ A pack::
 A CONDITION is one of (combine freely):
 
 - ``said: {phrases: [...] | regex: "...", match: normalised|exact|fuzzy|pinyin|regex, speaker: agent|customer|any,
-  window: {first_s: N} | {last_s: N} | {between_s: [A, B]} | {percent: [A, B]}, min_count: N, distinct: bool}``
+  window: {first_s: N} | {last_s: N} | {between_s: [A, B]} | {percent: [A, B]}, min_count: N, distinct: bool,
+  negation: forbid|require|ignore, inside_words: bool}``. Phrases match whole words; ``a ... b`` lets a few
+  words stand between parts. ``negation`` (default forbid): a match right after a negation word (不用, 不必,
+  别, don't need to, …) does not count; ``require`` counts only those; ``ignore`` both (exact and regex
+  matches are never checked). ``inside_words``: a short Chinese phrase may match inside a longer word.
+  ``match: semantic`` compares each clause with ``examples`` by meaning (sentence encoder): a clause at
+  least ``threshold`` (cosine, default 0.7) like one example, and nearer to it than to any ``unlike``
+  sentence (hard negatives), counts.
 - ``all: [CONDITION, ...]``, ``any: [CONDITION, ...]``, ``not: CONDITION``
 - ``before: {first: CONDITION, then: CONDITION}``: the first's earliest hit comes before the then's earliest
 - ``within: {after: CONDITION, then: CONDITION, max_s: N}``: every hit of ``after`` is followed by one of
@@ -43,8 +50,9 @@ import yaml
 from ..errors import RuleError
 
 SEVERITIES = ("info", "minor", "major", "fatal")
-MATCH_MODES = ("exact", "normalised", "fuzzy", "pinyin", "regex")
+MATCH_MODES = ("exact", "normalised", "fuzzy", "pinyin", "regex", "semantic")
 SPEAKERS = ("agent", "customer", "any")
+NEGATION = ("forbid", "require", "ignore")
 FLAGS = ("escalation_threat", "abuse")
 _CONDITION_KEYS = ("said", "all", "any", "not", "before", "within", "event", "after_event")
 
@@ -146,11 +154,22 @@ def _number(value: Any, where: str) -> None:
 
 
 def _check_said(body: Any, where: str) -> None:
-    _require(body, where, (), optional=("phrases", "regex", "match", "speaker", "window", "min_count", "distinct"))
+    _require(body, where, (), optional=("phrases", "regex", "match", "speaker", "window", "min_count", "distinct",
+                                        "negation", "inside_words", "examples", "unlike", "threshold"))
+    if body.get("negation", "forbid") not in NEGATION:
+        raise ValueError(f"{where}.negation: {body['negation']!r} is not one of {', '.join(NEGATION)}")
     mode = body.get("match", "regex" if "regex" in body else "normalised")
     if mode not in MATCH_MODES:
         raise ValueError(f"{where}.match: {mode!r} is not one of {', '.join(MATCH_MODES)}")
-    if mode == "regex":
+    if mode == "semantic":
+        for key in ("examples", "unlike"):
+            if key in body and (not isinstance(body[key], list) or not all(isinstance(x, str) for x in body[key])):
+                raise ValueError(f"{where}.{key}: needs a list of sentences")
+        if not body.get("examples"):
+            raise ValueError(f"{where}: match semantic needs examples (sentences that mean what the rule looks for)")
+        if not isinstance(body.get("threshold", 0.7), (int, float)) or not 0 < body.get("threshold", 0.7) < 1:
+            raise ValueError(f"{where}.threshold: a cosine similarity between 0 and 1")
+    elif mode == "regex":
         if not isinstance(body.get("regex"), str):
             raise ValueError(f"{where}: match regex needs a regex string")
         try:
