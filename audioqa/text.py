@@ -4,7 +4,8 @@ A turn's words are indexed once (:class:`IndexedText`): a normalised string, its
 for every character the word it came from, so that a match anywhere can be turned back into times.
 
 Normalisation: Unicode NFKC (full width → half width), lower case, traditional → simplified Chinese,
-apostrophes dropped (don't = dont), other punctuation and spaces dropped (one space kept between Latin words), Chinese digit characters → digits.
+English contractions spelt out (don't = dont = do not, I'll = I will), other apostrophes dropped, other
+punctuation and spaces dropped (one space kept between Latin words), Chinese digit characters → digits.
 Pinyin matching compares toneless syllables, so ASR homophone slips (招拼 for 招聘, 小鞋 for 消协) still
 match while unrelated text does not.
 
@@ -34,6 +35,11 @@ _TOKEN = re.compile(f"[{_CJK_RANGE}]|[^\\s{_CJK_RANGE}]+")
 _SHORT_CJK = 3  # Chinese phrases up to this length must match whole jieba words
 _GAP = "..."     # in a phrase: a few words may stand here
 _MAX_GAP_CJK, _MAX_GAP_WORDS = 4, 3  # characters of Chinese, or Latin words, a gap may hold
+# Words that, just before a phrase, turn it around: "您不必去找主管" is the agent taking the call over,
+# "不是不行" is not a refusal, "you don't need to talk to a manager" is not sending the caller away.
+NEGATION_CUES = ("不用", "不需要", "不必", "无需", "没必要", "不是", "并不", "别", "不要", "没有",
+                 "don't need to", "do not need to", "no need to", "don't have to", "do not have to",
+                 "will not", "not")
 _DIGITS = str.maketrans({"零": "0", "〇": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3",
                          "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"})
 
@@ -69,10 +75,26 @@ def join_words(words: Iterable[Word]) -> str:
     return out
 
 
+# English contractions spelt out, so "I'll do my best" matches "I will do my best"; forms written without
+# the apostrophe are expanded only where they cannot be another word ("ill", "its" and "were" stay).
+_CONTRACTIONS = {"n't": " not", "'ll": " will", "'re": " are", "'ve": " have", "'m": " am", "'d": " would"}
+_CONTRACTION = re.compile(r"(?<=[a-z])(n't|'ll|'re|'ve|'m|'d)\b")
+_BARE = {"dont": "do not", "doesnt": "does not", "didnt": "did not", "cant": "can not", "couldnt": "could not",
+         "wouldnt": "would not", "shouldnt": "should not", "isnt": "is not", "arent": "are not", "wasnt": "was not",
+         "werent": "were not", "havent": "have not", "hasnt": "has not", "im": "i am", "youre": "you are",
+         "theyre": "they are", "youll": "you will", "youve": "you have", "ive": "i have", "thats": "that is",
+         "theres": "there is", "whats": "what is", "cannot": "can not", "wont": "will not", "gonna": "going to",
+         "wanna": "want to"}
+_BARE_WORD = re.compile(r"\b(" + "|".join(_BARE) + r")\b")
+
+
 def _clean(text: str) -> str:
-    """NFKC, lower case, simplified Chinese; punctuation becomes a space."""
-    text = to_simplified(unicodedata.normalize("NFKC", text).lower())
-    text = text.replace("'", "").replace("\u2019", "")  # don't = dont, as recognisers often write it
+    """NFKC, lower case, simplified Chinese, English contractions spelt out; punctuation becomes a space."""
+    text = to_simplified(unicodedata.normalize("NFKC", text).lower()).replace("\u2019", "'")
+    text = text.replace("won't", "will not").replace("can't", "can not")
+    text = _CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(1)], text)
+    text = text.replace("'", "")  # it's = its, as recognisers write it
+    text = _BARE_WORD.sub(lambda m: _BARE[m.group(1)], text)
     return "".join(ch if ch.isalnum() else " " for ch in text)
 
 
@@ -177,9 +199,13 @@ def find_normalised(index: IndexedText, phrase: str, *, inside_words: bool = Fal
 
 
 def _short_gap(between: str) -> bool:
+    """A gap holds a few words, and no negation ("you do not need to talk to a manager" is no order)."""
     cjk = sum(map(is_cjk, between))
-    words = len([w for w in between.split() if not CJK.search(w)])
-    return cjk <= _MAX_GAP_CJK and words <= _MAX_GAP_WORDS
+    words = [w for w in between.split() if not CJK.search(w)]
+    if cjk > _MAX_GAP_CJK or len(words) > _MAX_GAP_WORDS:
+        return False
+    padded = f" {' '.join(words)} "
+    return not any(cue in between if is_cjk(cue[0]) else f" {cue} " in padded for cue in _negations())
 
 
 def _spans_of(index: IndexedText, needle: str, inside_words: bool) -> list[tuple[int, int]]:
@@ -194,20 +220,29 @@ def _spans_of(index: IndexedText, needle: str, inside_words: bool) -> list[tuple
     return spans
 
 
+@functools.lru_cache(maxsize=1)
+def _negations() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(normalise(c) for c in NEGATION_CUES))
+
+
 def negated(index: IndexedText, start: int, cues: Sequence[str]) -> bool:
     """Whether one of the negation ``cues`` stands just before ``start``: within four Chinese characters
-    of the same clause, or three Latin words."""
+    of the same clause, or (English) right before it, one word between at most for a cue of several words."""
     before = index.text[:start].rstrip()
     if before and is_cjk(before[-1]):
         clause = before.rsplit(" ", 1)[-1]
         window = clause[-(len(max(cues, key=len, default="")) + _MAX_GAP_CJK):]
-    else:
-        window = " ".join(before.split()[-(_MAX_GAP_WORDS + 2):])
-    padded = f" {window} "
+        return any(normalise(cue) in window for cue in cues if is_cjk(cue[0]))
+    words = before.split()
     for cue in cues:
-        needle = normalise(cue)
-        if needle and (needle in window if is_cjk(needle[0]) else f" {needle} " in padded):
-            return True
+        needle = normalise(cue).split()
+        if needle and not is_cjk(needle[0][0]):
+            # a one-word cue must come right before the phrase ("not impossible"); a longer one may have
+            # one word between ("you do not need to go and talk to …" has two: it does not count)
+            reach = len(needle) + (len(needle) > 1)
+            window = words[-reach:]
+            if any(window[k:k + len(needle)] == needle for k in range(len(window) - len(needle) + 1)):
+                return True
     return False
 
 

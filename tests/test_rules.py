@@ -147,8 +147,25 @@ def test_a_phrase_right_after_a_negation_does_not_count_unless_the_rule_asks_for
     assert holds(manager, call("agent: 这个您去找主管吧"))
     assert holds({"said": {**manager["said"], "negation": "require"}}, call("agent: 您不必去找主管，我来处理"))
     assert holds({"said": {**manager["said"], "negation": "ignore"}}, call("agent: 您不必去找主管，我来处理"))
-    refusal = {"said": {"speaker": "agent", "phrases": ["不行"]}}
+    refusal = {"said": {"speaker": "agent", "phrases": ["不行", "impossible"]}}
     assert not holds(refusal, call("agent: 不是不行，我们可以换个时间"))
+    assert not holds(refusal, call("agent: It's not impossible, let me look."))
+    gapped = {"said": {"speaker": "agent", "phrases": ["you ... talk to ... manager"]}}
+    assert holds(gapped, call("agent: You will need to talk to my manager."))
+    assert not holds(gapped, call("agent: You don't need to talk to my manager, I can do it."))
+
+
+def test_english_contractions_match_their_long_forms():
+    best = {"said": {"speaker": "agent", "phrases": ["I will do my best", "I do not know"]}}
+    assert holds(best, call("agent: I'll do my best."))
+    assert holds(best, call("agent: i dont know"))
+    assert not holds(best, call("agent: I'll be ill tomorrow."))
+
+
+def test_two_phrases_on_the_same_words_count_once_towards_distinct():
+    two = {"said": {"speaker": "agent", "distinct": True, "min_count": 2, "phrases": ["do my best", "do my ... best", "sorry"]}}
+    assert not holds(two, call("agent: I will do my very best."))
+    assert holds(two, call("agent: Sorry about that, I will do my very best."))
 
 
 def test_meaning_matches_a_paraphrase_and_an_unlike_example_keeps_a_look_alike_out():

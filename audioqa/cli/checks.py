@@ -93,6 +93,7 @@ def eval_rules(
             for lang, c in result["by_language"].items()]
     print_result(f"rules: {utterances}", rows, as_json, whole=result)
     if not as_json:
+        out.print(table("per rule", [{"rule": rule, **c} for rule, c in result["by_rule"].items()]))
         for e in result["errors"]:
             out.print(f"  {e['lang']}: {e['text']!r}: expected {e['expected']}, fired {e['fired']}",
                       highlight=False, markup=False)

@@ -27,13 +27,15 @@ def evaluate_rules_on_utterances(utterances: str | Path, packs: dict[str, Any]) 
 
     The TSV has ``lang``, ``role``, ``text`` and ``expected`` (comma-separated rule ids that should fire).
     A rule fires when its condition holds on the utterance alone (its ``when`` is not asked); only rules
-    decided by text alone are scored. Counts are over (utterance, rule) pairs, per language and overall.
+    decided by text alone are scored. Counts are over (utterance, rule) pairs, per language and overall, and
+    per rule ("zh forbidden.no").
     """
     from ..rules import evaluate, example_view
 
     with open(utterances, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     counts: dict[str, dict[str, int]] = {}
+    by_rule: dict[str, dict[str, int]] = {}
     errors = []
     for row in rows:
         pack = packs[row["lang"]]
@@ -46,13 +48,16 @@ def evaluate_rules_on_utterances(utterances: str | Path, packs: dict[str, Any]) 
             c["fp"] += len(fired - expected)
             c["fn"] += len(expected - fired)
             c["utterances"] += 1
+        for rule_id in fired | expected:
+            r = by_rule.setdefault(f"{row['lang']} {rule_id}", {"tp": 0, "fp": 0, "fn": 0})
+            r["tp" if rule_id in fired & expected else "fp" if rule_id in fired else "fn"] += 1
         if fired != expected:
             errors.append({"lang": row["lang"], "text": row["text"], "expected": sorted(expected),
                            "fired": sorted(fired)})
-    for c in counts.values():
+    for c in [*counts.values(), *by_rule.values()]:
         c["precision"] = round(c["tp"] / (c["tp"] + c["fp"]), 3) if c["tp"] + c["fp"] else 1.0
         c["recall"] = round(c["tp"] / (c["tp"] + c["fn"]), 3) if c["tp"] + c["fn"] else 1.0
-    return {"by_language": counts, "errors": errors}
+    return {"by_language": counts, "by_rule": dict(sorted(by_rule.items())), "errors": errors}
 
 
 def _rttm_for(audio: Path, reference: str) -> Path | None:

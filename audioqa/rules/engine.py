@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..records import Event, RuleHit, RuleResult, Turn, Word
-from ..text import IndexedText, find_fuzzy, find_normalised, find_pinyin, join_words, negated, split_words
+from ..text import (NEGATION_CUES, IndexedText, find_fuzzy, find_normalised, find_pinyin, join_words, negated,
+                    normalise, split_words)
 from .pack import Pack, Rule
 from .semantic import clauses, similar
 
-# Words that, just before a phrase, turn it around: "您不必去找主管" is the agent taking the call over,
-# "不是不行" is not a refusal, "you don't need to talk to a manager" is not sending the caller away.
-NEGATION_CUES = ("不用", "不需要", "不必", "无需", "没必要", "不是", "并不", "别", "不要", "没有",
-                 "don't need to", "do not need to", "no need to", "don't have to", "do not have to",
-                 "never", "won't", "will not", "not")
 
 
 @dataclass
@@ -115,6 +111,20 @@ def _words_for_chars(starts: list[int], begin: int, end: int) -> tuple[int, int]
     return first, last
 
 
+def _distinct(found: list[tuple[RuleHit, str]]) -> int:
+    """Different phrases said in different places: two phrases matching the same words ("do my best" and
+    "do my ... best") count once, and so does one phrase said twice."""
+    kept: list[RuleHit] = []
+    phrases = set()
+    for hit, phrase in sorted(found, key=lambda f: (f[0].turn, f[0].begin_ms, -f[0].end_ms)):
+        if any(k.turn == hit.turn and k.begin_ms < hit.end_ms and hit.begin_ms < k.end_ms for k in kept):
+            continue
+        if normalise(phrase) not in phrases:
+            kept.append(hit)
+            phrases.add(normalise(phrase))
+    return len(phrases)
+
+
 def _event_hit(e: Event) -> RuleHit:
     return RuleHit(-1, e.speaker, e.role, e.begin_ms, e.end_ms, f"[{e.type} {e.score:.2f}]")
 
@@ -129,7 +139,7 @@ def evaluate(condition: dict[str, Any], view: CallView) -> tuple[bool, list[Rule
     kind, body = next(iter(condition.items()))
     if kind == "said":
         found = find_said(view, body)
-        count = len({p for _, p in found}) if body.get("distinct") else len(found)
+        count = _distinct(found) if body.get("distinct") else len(found)
         return count >= body.get("min_count", 1), [h for h, _ in found]
     if kind == "all":
         results = [evaluate(c, view) for c in body]
