@@ -226,13 +226,15 @@ def _negations() -> tuple[str, ...]:
 
 
 def negated(index: IndexedText, start: int, cues: Sequence[str]) -> bool:
-    """Whether one of the negation ``cues`` stands just before ``start``: within four Chinese characters
-    of the same clause, or (English) right before it, one word between at most for a cue of several words."""
+    """Whether one of the negation ``cues`` stands just before ``start``, in the same clause: Chinese with
+    at most one character between, English right before it (one word between for a cue of several words)."""
     before = index.text[:start].rstrip()
     if before and is_cjk(before[-1]):
+        if start < len(index.text) and is_cjk(index.text[start]) and index.text[start - 1] == " ":
+            return False  # the match opens a clause (punctuation before it): nothing in scope
         clause = before.rsplit(" ", 1)[-1]
-        window = clause[-(len(max(cues, key=len, default="")) + _MAX_GAP_CJK):]
-        return any(normalise(cue) in window for cue in cues if is_cjk(cue[0]))
+        # at most one character between (您不必去找主管), so 别着急 does not reach past its own verb
+        return any(normalise(cue) in clause[-(len(cue) + 1):] for cue in cues if is_cjk(cue[0]))
     words = before.split()
     for cue in cues:
         needle = normalise(cue).split()

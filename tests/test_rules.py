@@ -149,6 +149,8 @@ def test_a_phrase_right_after_a_negation_does_not_count_unless_the_rule_asks_for
     assert holds({"said": {**manager["said"], "negation": "ignore"}}, call("agent: 您不必去找主管，我来处理"))
     refusal = {"said": {"speaker": "agent", "phrases": ["不行", "impossible"]}}
     assert not holds(refusal, call("agent: 不是不行，我们可以换个时间"))
+    assert holds({"said": {"speaker": "agent", "phrases": ["非常抱歉"]}}, call("agent: 您先别着急，非常抱歉"))
+    assert holds({"said": {"speaker": "agent", "phrases": ["非常抱歉"]}}, call("agent: 您先别着急非常抱歉"))
     assert not holds(refusal, call("agent: It's not impossible, let me look."))
     gapped = {"said": {"speaker": "agent", "phrases": ["you ... talk to ... manager"]}}
     assert holds(gapped, call("agent: You will need to talk to my manager."))
