@@ -224,12 +224,14 @@ def warm_up_librosa(lock_path: Path) -> None:
     import numpy as np
 
     from .prosody import frame_features
+    from .records import Word
     from .text import IndexedText, find_pinyin, normalise
 
     noise = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)
     with _one_process_at_a_time(lock_path):
         frame_features(noise, sr=16000, frame_ms=40, hop_ms=10, f0_min_hz=60.0, f0_max_hz=500.0)
     find_pinyin(IndexedText.from_words([]), normalise("消协"))  # loads OpenCC and pypinyin dictionaries
+    _ = IndexedText.from_words([Word("预热", 0, 0, 1.0)]).word_edges  # and jieba's
 
 
 def load_models(options: ModelsOptions, diarization: DiarizationOptions, *, lazy_diarization: bool = False) -> Models:

@@ -34,6 +34,7 @@ CJK = re.compile(f"[{_CJK_RANGE}]")  # one Chinese character
 _TOKEN = re.compile(f"[{_CJK_RANGE}]|[^\\s{_CJK_RANGE}]+")
 _SHORT_CJK = 3  # Chinese phrases up to this length must match whole jieba words
 _GAP = "..."     # in a phrase: a few words may stand here
+_A_NOT_A = re.compile(f"([{_CJK_RANGE}])[不没]\\1")
 _MAX_GAP_CJK, _MAX_GAP_WORDS = 4, 3  # characters of Chinese, or Latin words, a gap may hold
 # Words that, just before a phrase, turn it around: "您不必去找主管" is the agent taking the call over,
 # "不是不行" is not a refusal, "you don't need to talk to a manager" is not sending the caller away.
@@ -186,9 +187,13 @@ def find_normalised(index: IndexedText, phrase: str, *, inside_words: bool = Fal
     parts = [normalise(part) for part in phrase.split(_GAP)]
     if not all(parts):
         return []
-    spans = _spans_of(index, parts[0], inside_words)
-    for part in parts[1:]:
-        following = _spans_of(index, part, inside_words)
+    return _chain(index, [_spans_of(index, part, inside_words) for part in parts])
+
+
+def _chain(index: IndexedText, parts: list[list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """Spans where each part's match follows the previous one with a short gap (see :func:`_short_gap`)."""
+    spans = parts[0]
+    for following in parts[1:]:
         chained = []
         for start, end in spans:
             after = [(s, e) for s, e in following if s >= end and _short_gap(index.text[end:s])]
@@ -198,6 +203,13 @@ def find_normalised(index: IndexedText, phrase: str, *, inside_words: bool = Fal
     return spans
 
 
+def _whole_words(index: IndexedText, spans: list[tuple[int, int]], needle: str) -> list[tuple[int, int]]:
+    """Drop matches of a short Chinese phrase that start or end inside a word (垃圾 in 垃圾桶)."""
+    if len(needle) > _SHORT_CJK or not all(map(is_cjk, needle)):
+        return spans
+    return [(a, b) for a, b in spans if a in index.word_edges and b in index.word_edges]
+
+
 def _short_gap(between: str) -> bool:
     """A gap holds a few words, and no negation ("you do not need to talk to a manager" is no order)."""
     cjk = sum(map(is_cjk, between))
@@ -205,19 +217,18 @@ def _short_gap(between: str) -> bool:
     if cjk > _MAX_GAP_CJK or len(words) > _MAX_GAP_WORDS:
         return False
     padded = f" {' '.join(words)} "
-    return not any(cue in between if is_cjk(cue[0]) else f" {cue} " in padded for cue in _negations())
+    asking = _A_NOT_A.sub("", between)  # 是不是, 有没有: questions, not negations
+    return not any(cue in asking if is_cjk(cue[0]) else f" {cue} " in padded for cue in _negations())
 
 
 def _spans_of(index: IndexedText, needle: str, inside_words: bool) -> list[tuple[int, int]]:
-    check_edges = not inside_words and len(needle) <= _SHORT_CJK and all(map(is_cjk, needle))
     spans, start = [], index.text.find(needle)
     while start >= 0:
         end = start + len(needle)
-        if _bounded(index.text, start, end) and (
-                not check_edges or (start in index.word_edges and end in index.word_edges)):
+        if _bounded(index.text, start, end):
             spans.append((start, end))
         start = index.text.find(needle, start + 1)
-    return spans
+    return spans if inside_words else _whole_words(index, spans, needle)
 
 
 @functools.lru_cache(maxsize=1)
@@ -233,8 +244,13 @@ def negated(index: IndexedText, start: int, cues: Sequence[str]) -> bool:
         if start < len(index.text) and is_cjk(index.text[start]) and index.text[start - 1] == " ":
             return False  # the match opens a clause (punctuation before it): nothing in scope
         clause = before.rsplit(" ", 1)[-1]
-        # at most one character between (您不必去找主管), so 别着急 does not reach past its own verb
-        return any(normalise(cue) in clause[-(len(cue) + 1):] for cue in cues if is_cjk(cue[0]))
+        # at most one character between (您不必去找主管), so 别着急 does not reach past its own verb; an
+        # A-not-A question (是不是, 要不要) asks, it does not negate
+        for cue in (c for c in cues if is_cjk(c[0])):
+            at = clause.find(cue, max(0, len(clause) - len(cue) - 1))
+            if at >= 0 and not (at > 0 and len(cue) > 1 and clause[at - 1] == cue[1]):
+                return True
+        return False
     words = before.split()
     for cue in cues:
         needle = normalise(cue).split()
@@ -305,18 +321,18 @@ def _tokens(index: IndexedText) -> list[tuple[str, int, int]]:
     return out
 
 
-def find_pinyin(index: IndexedText, phrase: str, *, raw: IndexedText | None = None) -> list[tuple[int, int]]:
-    """Spans whose toneless pinyin equals the phrase's (homophones match: 小鞋 finds 消协).
-
-    ``raw`` is the same text indexed without digit conversion (Chinese numerals keep their syllables).
-    """
-    source = raw or index
-    needle = [t for t, _, _ in _tokens(IndexedText.from_words([Word(phrase, 0, 0, 1.0)], digits=False))]
-    hay = _tokens(source)
-    if not needle:
-        return []
-    spans = []
-    for i in range(len(hay) - len(needle) + 1):
-        if all(hay[i + k][0] == needle[k] for k in range(len(needle))):
-            spans.append((hay[i][1], hay[i + len(needle) - 1][2]))
-    return spans
+def find_pinyin(index: IndexedText, phrase: str, *, inside_words: bool = False) -> list[tuple[int, int]]:
+    """Spans whose toneless pinyin equals the phrase's (homophones match: 小鞋 finds 消协); whole words
+    and ``...`` gaps as in :func:`find_normalised`. Index the text without digit conversion (Chinese
+    numerals keep their syllables)."""
+    hay = _tokens(index)
+    parts = []
+    for part in phrase.split(_GAP):
+        raw = IndexedText.from_words([Word(part, 0, 0, 1.0)], digits=False)
+        needle = [t for t, _, _ in _tokens(raw)]
+        if not needle:
+            return []
+        spans = [(hay[i][1], hay[i + len(needle) - 1][2]) for i in range(len(hay) - len(needle) + 1)
+                 if all(hay[i + k][0] == needle[k] for k in range(len(needle)))]
+        parts.append(spans if inside_words else _whole_words(index, spans, raw.text))
+    return _chain(index, parts)

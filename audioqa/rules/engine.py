@@ -83,7 +83,7 @@ def find_said(view: CallView, spec: dict[str, Any]) -> list[tuple[RuleHit, str]]
             else:
                 index = view.index(i, digits=mode != "pinyin")
                 if mode == "pinyin":
-                    spans = find_pinyin(index, phrase)
+                    spans = find_pinyin(index, phrase, inside_words=spec.get("inside_words", False))
                 elif mode == "fuzzy":
                     spans = find_fuzzy(index, phrase)
                 else:
