@@ -92,7 +92,17 @@ def find_said(view: CallView, spec: dict[str, Any]) -> list[tuple[RuleHit, str]]
                     spans = [(a, b) for a, b in spans if negated(index, a, NEGATION_CUES) == (negation == "require")]
                 pairs = [index.words_in(a, b) for a, b in spans]
             found.extend((_hit(view, i, first, last), phrase) for first, last in pairs)
-    return [(h, p) for h, p in found if _in_window(h.begin_ms, spec.get("window"), view.duration_ms)]
+    found = [(h, p) for h, p in found if _in_window(h.begin_ms, spec.get("window"), view.duration_ms)]
+    return _outermost(found)
+
+
+def _outermost(found: list[tuple[RuleHit, str]]) -> list[tuple[RuleHit, str]]:
+    """Hits not lying inside a longer hit of the same turn (非常抱歉 covers 抱歉: one hit, not two)."""
+    kept: list[tuple[RuleHit, str]] = []
+    for hit, phrase in sorted(found, key=lambda f: (f[0].turn, f[0].begin_ms, -f[0].end_ms)):
+        if not any(k.turn == hit.turn and k.begin_ms <= hit.begin_ms and hit.end_ms <= k.end_ms for k, _ in kept):
+            kept.append((hit, phrase))
+    return kept
 
 
 def _char_starts(words: Sequence[Word]) -> list[int]:
