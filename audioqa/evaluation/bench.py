@@ -93,7 +93,7 @@ def run_bench(models: Models, config: Config, sample_dir: Path, shared_data: Pat
             "peak_rss_mb": {k: round(v) for k, v in memory.items()},
             "turns": len(report.turns),
         })
-    summary: dict[str, Any] = {"ratio_vs_baseline": {}, "non_asr_share": {}}
+    summary: dict[str, Any] = {"ratio_vs_baseline": {}, "non_asr_share": {}, "rules_share_of_asr": {}}
     for layout in ("stereo", "mono"):
         own = [r for r in rows if r["layout"] == layout]
         if not own:
@@ -102,6 +102,8 @@ def run_bench(models: Models, config: Config, sample_dir: Path, shared_data: Pat
         asr_total = sum(r["stages_s"].get("asr", 0) for r in own)
         summary["ratio_vs_baseline"][layout] = round(sum(r["baseline_s"] for r in own) / ours_total, 3)
         summary["non_asr_share"][layout] = round((ours_total - asr_total) / asr_total, 3) if asr_total else None
+        rules_total = sum(r["stages_s"].get("rules", 0) for r in own)
+        summary["rules_share_of_asr"][layout] = round(rules_total / asr_total, 4) if asr_total else None
     return {**summary, "calls": rows, "models": models.describe(), "cpu_threads": config.models.cpu_threads}
 
 
@@ -114,7 +116,8 @@ def write_results(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
              f"Models: {results['models']}; {results['cpu_threads']} thread(s) per process; one run, figures as "
              "ratios (shared machines are noisy).", "",
              f"Ratio to the naive baseline (baseline time / audioqa time): {results['ratio_vs_baseline']}  ",
-             f"Non-ASR stages as a share of ASR time: {results['non_asr_share']}", "",
+             f"Non-ASR stages as a share of ASR time: {results['non_asr_share']}  ",
+             f"Rules stage as a share of ASR time: {results.get('rules_share_of_asr')}", "",
              "| file | layout | s | " + " | ".join(f"RTF {s}" for s in stages) + " | RTF audioqa | RTF baseline | ratio | peak MB |",
              "|---|---|---|" + "---|" * len(stages) + "---|---|---|---|"]
     for r in results["calls"]:
