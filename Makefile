@@ -22,11 +22,11 @@ $(STAMP): pyproject.toml tools/fix_torchaudio.py
 run: setup
 	$(BIN)/audioqa analyze $(sort $(wildcard sample_audio/*.wav sample_audio/*.flac sample_audio/*.mp3)) --out out
 
-# The batch tests start a throwaway PostgreSQL server and the page tests drive headless Chromium:
-# Debian's packages, installed here when missing.
+# The batch tests start a throwaway PostgreSQL server, the page tests drive headless Chromium and the
+# vocabulary test speaks with espeak-ng: Debian's packages, installed here when missing.
 test-services:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null || \
-	  (apt-get update -q && apt-get install -y -q postgresql chromium)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v chromium >/dev/null && command -v espeak-ng >/dev/null || \
+	  (apt-get update -q && apt-get install -y -q postgresql chromium espeak-ng)
 
 test: setup test-services
 	$(BIN)/python -m pytest -q

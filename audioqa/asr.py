@@ -125,6 +125,7 @@ def _transcribe_window(model: Any, samples: np.ndarray, offset_ms: int, *, langu
         compression_ratio_threshold=options.compression_ratio_threshold,
         hallucination_silence_threshold=options.hallucination_silence_s,
         language_detection_segments=2,
+        hotwords=", ".join(options.vocabulary) or None,  # the site's names, in every window's prompt
         **batching,
     )
     language = info.language

@@ -70,6 +70,19 @@ class AsrOptions(_Section):
     repeated_min_word_prob: float = Field(ge=0, le=1)
     hallucination_silence_s: float | None
     gpu_batch_size: int = Field(ge=0)
+    vocabulary: tuple[str, ...] = ()
+
+    @field_validator("vocabulary", mode="before")
+    @classmethod
+    def _read_vocabulary(cls, value: Any) -> Any:
+        """A list of the site's words, or the path of a text file with one per line (read at load time)."""
+        if isinstance(value, (str, Path)):
+            try:
+                lines = Path(value).expanduser().read_text(encoding="utf-8").splitlines()
+            except OSError as e:
+                raise ValueError(f"cannot read the vocabulary file {value} ({e.strerror})") from None
+            return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        return value
 
 
 class DiarizationOptions(_Section):

@@ -109,3 +109,39 @@ def test_a_call_recognised_in_windows_keeps_every_word_at_its_time_in_the_call(m
     assert text.count("harbor road") == 6, text
     starts = [w.begin_ms for w in words]
     assert starts == sorted(starts) and starts[-1] > len(call) // 16 - 1000 - len(sentence) // 16
+
+
+def _spoken(text: str) -> np.ndarray:
+    """``text`` spoken by espeak-ng (a Debian package that `make test` installs), 16 kHz, with short silences."""
+    import io
+    import subprocess
+
+    import librosa
+    import soundfile as sf
+
+    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text], capture_output=True,
+                         check=True).stdout
+    samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    pause = np.zeros(8_000, np.float32)
+    return np.concatenate([pause, librosa.resample(samples, orig_sr=rate, target_sr=16_000), pause])
+
+
+def test_the_sites_vocabulary_makes_the_recogniser_spell_its_names(models, config):
+    names = ("Zentrixa", "Quorvia", "Telmaro")
+    calls = [_spoken(f"Hello, I am calling about my {names[0]} router, it keeps dropping the line."),
+             _spoken(f"My {names[1]} card was charged twice this month."),
+             _spoken(f"The {names[2]} app will not let me log in.")]
+
+    def names_heard(vocabulary: tuple[str, ...]) -> int:
+        options = config.asr.model_copy(update={"vocabulary": vocabulary})
+        texts = [" ".join(w.text for w in transcribe(models.whisper, call, language="en", options=options)[0])
+                 for call in calls]
+        return sum(name in text.split() or f"{name}," in text.split() for name, text in zip(names, texts))
+
+    assert names_heard(names) >= 2 > names_heard(())
+
+
+def test_a_vocabulary_file_is_read_when_the_configuration_loads(tmp_path):
+    words = tmp_path / "site-words.txt"
+    words.write_text("# our products\nZentrixa\n\nKovalent Bank\n", encoding="utf-8")
+    assert load_config(None, {"asr": {"vocabulary": str(words)}}).asr.vocabulary == ("Zentrixa", "Kovalent Bank")
