@@ -132,3 +132,13 @@ def test_two_files_with_one_name_in_one_batch_get_two_ids(tmp_path):
     jobs = plan([a, b, broken], Store("sqlite://"), load_config(None))
     assert len({j.call["call_id"] for j in jobs}) == 3
     assert [j.action for j in jobs] == ["analyze", "analyze", "fail"]
+
+
+def test_a_site_vocabulary_changes_the_analysis_and_none_leaves_old_stores_alone():
+    from audioqa.batch.plan import config_hashes
+
+    plain = config_hashes(load_config(None))[0]
+    assert config_hashes(load_config(None, {"asr": {"vocabulary": ["Zentrixa"]}}))[0] != plain
+    settings = load_config(None).model_dump()
+    settings["asr"].pop("vocabulary")  # what a store written before the option existed was hashed from
+    assert "vocabulary" not in str(settings) and plain == config_hashes(load_config(None))[0]

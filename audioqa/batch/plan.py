@@ -34,6 +34,8 @@ def config_hashes(config: Config) -> tuple[str, str]:
     settings = config.model_dump()
     settings.pop("rules")
     settings.pop("batch")
+    if not settings["asr"]["vocabulary"]:  # added later: a store from before it must not re-analyse every call
+        settings["asr"].pop("vocabulary")
     analysis = hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     rules = hashlib.sha256()
     for language in sorted(config.rules.packs):
