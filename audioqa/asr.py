@@ -60,6 +60,15 @@ def _said_again(segment: Any, loops_on_itself: bool, options: AsrOptions) -> boo
     return len(words) / max(words[-1].end - words[0].start, 1e-3) <= _MAX_WORDS_PER_S
 
 
+def speech_spans(samples: np.ndarray, options: AsrOptions, *, sr: int = 16000) -> list[tuple[int, int]]:
+    """Where a one-channel signal holds speech, as the recogniser hears it: (begin, end) in ms, from the
+    same Silero VAD and settings that choose what Whisper decodes."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    return [(s["start"] * 1000 // sr, s["end"] * 1000 // sr)
+            for s in get_speech_timestamps(samples, _vad_parameters(options), sr)]
+
+
 def compression_ratio(text: str) -> float:
     """How repetitive a text is: its UTF-8 length over its zlib-compressed length (Whisper's measure)."""
     data = text.encode("utf-8")

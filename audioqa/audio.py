@@ -8,6 +8,7 @@ channels of a stereo recording apart.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,3 +190,35 @@ def gate_leak(samples: np.ndarray, *, gate_db: float, frame_ms: int = _FRAME_MS)
     keep = levels >= levels[::-1] - gate_db  # shape: (2, frames)
     mask = np.repeat(keep, frame, axis=1)[:, : samples.shape[1]]
     return (samples * mask).astype(np.float32)
+
+
+def keep_spans(samples: np.ndarray, keep_ms: Sequence[tuple[int, int]], mute_ms: Sequence[tuple[int, int]] = (),
+               *, pad_ms: int, sr: int = SAMPLE_RATE_HZ, fade_ms: int = 10) -> np.ndarray:
+    """A copy of a one-channel signal that is silent except in ``keep_ms``.
+
+    Args:
+        samples: float32, shape (n,).
+        keep_ms: (begin, end) spans to keep, in ms; each is widened by ``pad_ms`` on both sides ...
+        mute_ms: ... but never into these spans (another speaker's turns), which stay silent.
+        pad_ms: how far each kept span reaches into the silence around it, in ms.
+        sr: sample rate in Hz.
+        fade_ms: each kept stretch fades in and out over this long, so that no edge clicks.
+    """
+    n = len(samples)
+    gain = np.zeros(n, dtype=np.float32)
+    to_index = lambda ms: min(max(ms * sr // 1000, 0), n)  # noqa: E731
+    for begin, end in keep_ms:
+        gain[to_index(begin - pad_ms):to_index(end + pad_ms)] = 1.0
+    for begin, end in mute_ms:
+        gain[to_index(begin):to_index(end)] = 0.0
+    for begin, end in keep_ms:  # a speaker's own span wins over a neighbour's overlapping one
+        gain[to_index(begin):to_index(end)] = 1.0
+    edges = np.flatnonzero(np.diff(gain)) + 1
+    fade = max(1, fade_ms * sr // 1000)
+    for edge in edges:
+        rising = gain[edge] > 0
+        begin, end = (edge, min(edge + fade, n)) if rising else (max(edge - fade, 0), edge)
+        ramp = np.linspace(0.0, 1.0, end - begin, endpoint=False, dtype=np.float32) + 1.0 / fade
+        gain[begin:end] *= ramp if rising else ramp[::-1]
+    gain *= samples  # the gain's own memory becomes the result: one call-length buffer, not two
+    return gain

@@ -94,6 +94,7 @@ class DiarizationOptions(_Section):
     embedding_stride: int = Field(ge=1)
     clustering_threshold: float = Field(gt=0)
     min_cluster_size: int = Field(ge=1)
+    recognition_pad_ms: int = Field(ge=0)
 
 
 class TurnOptions(_Section):

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import asr
-from .audio import SAMPLE_RATE_HZ, Audio, decode_audio, gate_leak, is_fake_stereo
+from .audio import SAMPLE_RATE_HZ, Audio, decode_audio, gate_leak, is_fake_stereo, keep_spans
 from .config import Config, load_config
 from .conversation import analyse_conversation
 from .detectors import detect_events
@@ -28,9 +28,9 @@ from .diarization import diarise
 from .errors import ConfigError
 from .models import Models, load_models
 from .prosody import analyse_prosody
-from .records import AGENT, CUSTOMER, CallOptions, CallReport, Source, Speaker
+from .records import AGENT, CUSTOMER, CallOptions, CallReport, Source, Speaker, SpeakerSegment
 from .scoring import apply_rules
-from .turns import assign_roles_from_text, assign_speakers, build_turns
+from .turns import assign_roles_from_text, build_turns
 
 logger = logging.getLogger("audioqa")
 
@@ -96,6 +96,8 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         channel_roles = {config.channels.agent: AGENT, config.channels.customer: CUSTOMER}  # validated: 0 and 1
         signals = {f"ch{c}": s for c, s in enumerate(gate_leak(audio.samples, gate_db=config.audio.leak_gate_db))}
         segments = []
+        speech = [SpeakerSegment(name, begin, end) for name, signal in signals.items()
+                  for begin, end in asr.speech_spans(signal, config.asr)]
     else:
         diarization = models.diarization  # a lazy first load happens here, outside the call's timings
         timing.start()
@@ -104,14 +106,14 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         # one channel: the samples themselves, not a copy (a 40-minute call is 150 MB of float32)
         mono = audio.samples[0] if audio.samples.shape[0] == 1 else audio.samples.mean(axis=0, dtype=np.float32)
         signals = {"": mono}
-        segments = diarise(diarization, mono, config.diarization)
-    done("speakers", segments)
+        segments, speech = diarise(diarization, mono, config.diarization)
+    done("speakers", speech)
 
     language = None if config.asr.language == "auto" else config.asr.language
     words = []
-    # the loudest signal first: with language "auto" it decides the language for the others
-    for speaker in sorted(signals, key=lambda s: -float(np.mean(signals[s] ** 2))):
-        found, language = asr.transcribe(models.whisper, signals[speaker], language=language, options=config.asr,
+    # the most speech first: with language "auto" it decides the language for the others
+    for speaker, signal in _recognition_signals(signals, segments, config):
+        found, language = asr.transcribe(models.whisper, signal, language=language, options=config.asr,
                                          speaker=speaker)
         words += found
     done("asr", words)
@@ -120,7 +122,6 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         roles = {f"ch{c}": (role, 1.0) for c, role in channel_roles.items()}
         channels = {f"ch{c}": c for c in channel_roles}
     else:
-        words = assign_speakers(words, segments)
         draft = build_turns(words, {}, max_pause_ms=config.turns.max_pause_ms, floor_words=config.turns.floor_words)
         roles = assign_roles_from_text(draft, config.roles.agent_cues, min_confidence=config.roles.min_confidence)
         channels = {}
@@ -158,7 +159,30 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         customer_kind=customer_kind,
         rules=tuple(rules),
         score=score,
+        speech=tuple(speech),
     )
+
+
+def _recognition_signals(signals: dict[str, np.ndarray], segments: list[SpeakerSegment],
+                         config: Config) -> Iterator[tuple[str, np.ndarray]]:
+    """(speaker, signal) pairs to recognise, the one with the most speech first.
+
+    A stereo call gives each party's channel. A one-channel call gives each diarised speaker's own
+    stretches of it, the others silenced, so that each word is recognised from, and belongs to, the
+    speaker heard there: recognising the whole mix and placing words by their times put words on the
+    wrong party wherever a Whisper segment ran across a change of speaker. Each signal is made when its
+    turn comes, so at most one extra copy of a long call is held at a time.
+    """
+    if not segments:
+        yield from sorted(signals.items(), key=lambda item: -float(np.mean(item[1] ** 2)))
+        return
+    (mono,) = signals.values()
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for g in segments:
+        spans.setdefault(g.speaker, []).append((g.begin_ms, g.end_ms))
+    for speaker in sorted(spans, key=lambda s: -sum(e - b for b, e in spans[s])):
+        others = [span for s, own in spans.items() if s != speaker for span in own]
+        yield speaker, keep_spans(mono, spans[speaker], others, pad_ms=config.diarization.recognition_pad_ms)
 
 
 def decode_and_analyze(path: str | Path, models: Models, config: Config, *,

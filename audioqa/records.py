@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 AGENT = "agent"
 CUSTOMER = "customer"
@@ -328,6 +328,7 @@ class CallReport:
     customer_kind: CustomerKind = CustomerKind()
     rules: tuple[RuleResult, ...] = ()
     score: Scorecard | None = None  # None: no rule pack for the call's language
+    speech: tuple[SpeakerSegment, ...] = ()  # who spoke when, from the audio (voice activity or diarisation)
     schema_version: str = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Words → speakers → turns, and who is the agent.
+"""Words → turns, and who is the agent.
 
 Pure functions over records: no model, no audio.
 """
@@ -7,28 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .records import AGENT, CUSTOMER, UNKNOWN, SpeakerSegment, Turn, Word
+from .records import AGENT, CUSTOMER, UNKNOWN, Turn, Word
 from .text import compact, join_words
-
-
-def assign_speakers(words: Sequence[Word], segments: Sequence[SpeakerSegment]) -> list[Word]:
-    """Label each word with the speaker whose segment overlaps it most (the nearest one if none does).
-
-    Args:
-        words: recognised words (any speaker label is replaced).
-        segments: speaker segments, e.g. pyannote's exclusive diarisation, in ms.
-    """
-    if not segments:
-        return list(words)
-    out = []
-    for w in words:
-        def score(seg: SpeakerSegment) -> tuple[int, int]:
-            overlap = min(w.end_ms, seg.end_ms) - max(w.begin_ms, seg.begin_ms)
-            distance = max(seg.begin_ms - w.end_ms, w.begin_ms - seg.end_ms, 0)
-            return (overlap, -distance)
-        best = max(segments, key=score)
-        out.append(Word(w.text, w.begin_ms, w.end_ms, w.prob, best.speaker))
-    return out
 
 
 def build_turns(words: Sequence[Word], roles: dict[str, str], *, max_pause_ms: int, floor_words: int) -> list[Turn]:

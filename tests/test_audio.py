@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioqa.audio import SAMPLE_RATE_HZ, decode_audio, gate_leak, is_fake_stereo
+from audioqa.audio import SAMPLE_RATE_HZ, decode_audio, gate_leak, is_fake_stereo, keep_spans
 from audioqa.errors import AudioError
 
 
@@ -181,3 +181,15 @@ def test_a_file_that_decodes_to_more_audio_than_its_bytes_allow_is_stopped(tmp_p
     sf.write(path, tone(20.0, 8000), 8000, subtype="ULAW")
     with pytest.raises(AudioError, match="decodes to more audio than 160"):
         decode_audio(path)
+
+
+def test_keep_spans_silences_all_but_one_speakers_stretches():
+    signal = np.ones(SAMPLE_RATE_HZ * 2, dtype=np.float32)  # 2 s
+    ms = lambda t: t * SAMPLE_RATE_HZ // 1000  # noqa: E731
+    kept = keep_spans(signal, [(500, 800)], [(850, 1200)], pad_ms=100, fade_ms=10)
+    assert kept[ms(500):ms(800)].min() == 1.0                  # the speaker's own span, whole
+    assert kept[ms(420):ms(480)].min() == 1.0                  # padded into the silence before it ...
+    assert kept[ms(850):].max() == 0.0                         # ... but never into the next speaker's turn
+    assert kept[:ms(400)].max() == 0.0
+    assert 0.0 < kept[ms(405)] < 1.0 and 0.0 < kept[ms(845)] < 1.0  # edges fade instead of clicking
+    assert signal.min() == 1.0                                 # the call's own samples are untouched

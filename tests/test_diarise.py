@@ -20,7 +20,7 @@ from .conftest import SAMPLES, sample_path
 def der(pipeline, call_id: str, options) -> float:
     samples = decode_audio(sample_path(call_id)).samples.mean(axis=0)
     hypothesis = Annotation()
-    for s in diarise(pipeline, samples, options, exclusive=False):
+    for s in diarise(pipeline, samples, options)[1]:
         hypothesis[Segment(s.begin_ms / 1000, s.end_ms / 1000)] = s.speaker
     return DiarizationErrorRate(collar=0.25)(read_rttm(SAMPLES / f"{call_id}.rttm"), hypothesis)
 
@@ -103,7 +103,7 @@ def test_embedding_every_other_window_halves_the_embeddings_and_keeps_the_speake
         pipeline, _ = load_diarization(options.models, options.diarization)
         pipeline._embedding = counting = Counting(pipeline._embedding)
         answers[stride] = Annotation()
-        for s in diarise(pipeline, samples, options.diarization, exclusive=False):
+        for s in diarise(pipeline, samples, options.diarization)[1]:
             answers[stride][Segment(s.begin_ms / 1000, s.end_ms / 1000)] = s.speaker
         pairs[stride] = counting.pairs
     assert 0 < pairs[2] <= 0.6 * pairs[1], pairs

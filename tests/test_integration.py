@@ -10,18 +10,26 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from pyannote.core import Annotation, Segment
+from pyannote.metrics.diarization import DiarizationErrorRate
 
 from audioqa.config import load_config
+from audioqa.evaluation.accuracy import read_rttm
 from audioqa.output import write_report
+from audioqa.output.report import to_rttm
 from audioqa.pipeline import analyze_file
 from audioqa.records import Word
-from audioqa.text import IndexedText, find_pinyin
+from audioqa.text import IndexedText, find_pinyin, normalise
 
-from .conftest import sample_path, truth
+from .conftest import SAMPLE_CALLS, SAMPLES, sample_path, truth
 
 pytestmark = pytest.mark.slow
 
 # Characters that exist only in traditional Chinese (their simplified forms differ).
+# DER at collar 0.25 s of each report's RTTM against the script's; measured 3.9 %, 13.3 % (the diarisation's
+# own: short overlapping back-channels), 7.4 % (the VAD's 200 ms padding against tight synthetic turns), 3.2 %
+DER_LIMITS = {"zh_complaint_stereo": 0.06, "zh_complaint_mono": 0.18, "en_support_stereo_8k": 0.10,
+              "en_complaint_mono": 0.06}
 TRADITIONAL_ONLY = set("這們個說話經務為謝問題處證貨車隊電態還與們麼對會時見從發點實讓幫釋")
 
 
@@ -68,7 +76,28 @@ def test_mono_call_is_diarised_into_agent_and_customer(reports, call_id):
     assert report.options.layout == "mono"
     assert sorted(s.role for s in report.speakers) == ["agent", "customer"]
     assert all(s.role_confidence >= 0.6 for s in report.speakers)
-    assert word_role_agreement(report, truth(call_id)["turns"]) > 0.85
+    assert word_role_agreement(report, truth(call_id)["turns"]) > 0.95
+
+
+def test_words_stay_with_the_party_who_said_them_across_a_change_of_speaker(reports):
+    # a mono call is recognised one diarised speaker at a time; recognising the mix put the customer's
+    # "I want him replaced" in an agent turn and the agent's "That" in a customer turn
+    turns = reports["en_complaint_mono"].turns
+    said_by = lambda phrase: {t.role for t in turns if phrase in normalise(t.text)}  # noqa: E731
+    assert said_by("i want him replaced") == {"customer"}
+    assert said_by("that is not my job") == {"agent"}
+
+
+@pytest.mark.parametrize("call_id", SAMPLE_CALLS)
+def test_the_rttm_follows_the_speech_heard_not_the_words(reports, call_id):
+    # built from each channel's voice activity or from the diarisation, so speech with no words counts too
+    report = reports[call_id]
+    hypothesis = Annotation()
+    for s in report.speech:
+        hypothesis[Segment(s.begin_ms / 1000, s.end_ms / 1000)] = s.speaker
+    assert to_rttm(report).count("SPEAKER") == len(report.speech) > 0
+    der = DiarizationErrorRate(collar=0.25)(read_rttm(SAMPLES / f"{call_id}.rttm"), hypothesis)
+    assert der < DER_LIMITS[call_id]
 
 
 def test_channel_map_override_swaps_the_roles(models):

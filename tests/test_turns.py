@@ -1,21 +1,15 @@
-"""Words to speakers, speakers' words to turns, and agent vs customer from what they say."""
+"""Speakers' words to turns, and agent vs customer from what they say."""
 
 from __future__ import annotations
 
 from audioqa.config import load_config
-from audioqa.records import SpeakerSegment, Word
-from audioqa.turns import assign_roles_from_text, assign_speakers, build_turns, join_words
+from audioqa.records import Word
+from audioqa.turns import assign_roles_from_text, build_turns, join_words
 
 
 def words(speaker: str, begin_ms: int, texts: str, step_ms: int = 300) -> list[Word]:
     return [Word(t, begin_ms + i * step_ms, begin_ms + (i + 1) * step_ms - 50, 0.9, speaker)
             for i, t in enumerate(texts.split())]
-
-
-def test_words_go_to_the_speaker_segment_that_overlaps_most():
-    segs = [SpeakerSegment("S0", 0, 1000), SpeakerSegment("S1", 1000, 3000)]
-    ws = [Word("a", 100, 400, 1.0), Word("b", 900, 1400, 1.0), Word("c", 3500, 3800, 1.0)]
-    assert [w.speaker for w in assign_speakers(ws, segs)] == ["S0", "S1", "S1"]
 
 
 def test_a_backchannel_does_not_split_the_other_speakers_turn():

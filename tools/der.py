@@ -30,7 +30,7 @@ def main(args: list[str]) -> None:
     for audio_path, rttm_path in zip(args[::2], args[1::2]):
         audio = decode_audio(audio_path)
         start = time.perf_counter()
-        segments = diarise(pipeline, audio.samples.mean(axis=0), config.diarization, exclusive=False)
+        segments = diarise(pipeline, audio.samples.mean(axis=0), config.diarization)[1]
         elapsed = time.perf_counter() - start
         hypothesis = Annotation()
         for s in segments:

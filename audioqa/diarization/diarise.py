@@ -9,19 +9,19 @@ from ..config import DiarizationOptions
 from ..records import SpeakerSegment
 
 
-def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions, *,
-            exclusive: bool = True) -> list[SpeakerSegment]:
+def diarise(pipeline, samples: np.ndarray,
+            options: DiarizationOptions) -> tuple[list[SpeakerSegment], list[SpeakerSegment]]:
     """Who spoke when, in ms.
 
     Args:
         pipeline: a loaded ``pyannote.audio.pipelines.SpeakerDiarization``.
         samples: float32, shape (n,), 16 kHz mono.
         options: speaker-count settings; ``num_speakers`` wins over ``min/max_speakers``.
-        exclusive: one speaker at a time (for attributing words); False keeps overlapped speech
-            (for scoring against a reference).
 
     Returns:
-        Segments sorted by start; speakers renamed ``S0``, ``S1``, … in order of first appearance.
+        (exclusive, speech): one speaker at a time, for attributing words; and each speaker's speech
+        with overlaps kept, for the RTTM and scoring against a reference. Both sorted by start, with
+        speakers renamed ``S0``, ``S1``, … in order of first appearance.
     """
     import torch
 
@@ -30,13 +30,17 @@ def diarise(pipeline, samples: np.ndarray, options: DiarizationOptions, *,
             "sample_rate": SAMPLE_RATE_HZ}
     output = pipeline(file, num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                       max_speakers=options.max_speakers)
-    annotation = output.exclusive_speaker_diarization if exclusive else output.speaker_diarization
     names: dict[str, str] = {}
-    segments = []
-    for segment, _, label in sorted(annotation.itertracks(yield_label=True), key=lambda x: x[0].start):
-        names.setdefault(label, f"S{len(names)}")
-        segments.append(SpeakerSegment(names[label], round(segment.start * 1000), round(segment.end * 1000)))
-    return segments
+
+    def segments(annotation) -> list[SpeakerSegment]:
+        out = []
+        for segment, _, label in sorted(annotation.itertracks(yield_label=True), key=lambda x: x[0].start):
+            names.setdefault(label, f"S{len(names)}")
+            out.append(SpeakerSegment(names[label], round(segment.start * 1000), round(segment.end * 1000)))
+        return out
+
+    speech = segments(output.speaker_diarization)
+    return segments(output.exclusive_speaker_diarization), speech
 
 
 def borrow_embeddings(masks: np.ndarray, embeddings: np.ndarray, embedded: np.ndarray,

@@ -105,7 +105,7 @@ def evaluate_diarization(manifest: str | Path, config: Config, pipeline: Any) ->
         n = row.get("n_speakers", "").strip()
         options = config.diarization.model_copy(update={"num_speakers": int(n)}) if n.isdigit() else config.diarization
         audio = decode_audio(audio_path)
-        segments = diarise(pipeline, audio.samples.mean(axis=0), options, exclusive=False)
+        segments = diarise(pipeline, audio.samples.mean(axis=0), options)[1]
         hypothesis = Annotation()
         for s in segments:
             hypothesis[Segment(s.begin_ms / 1000, s.end_ms / 1000)] = s.speaker

@@ -45,8 +45,10 @@ def to_srt(report: CallReport) -> str:
 
 
 def to_rttm(report: CallReport) -> str:
-    return "".join(f"SPEAKER {report.call_id} 1 {t.begin_ms / 1000:.3f} {(t.end_ms - t.begin_ms) / 1000:.3f} "
-                   f"<NA> <NA> {t.speaker} <NA> <NA>\n" for t in report.turns)
+    """Who spoke when, from the speech heard (each channel's voice activity, or the diarisation), not
+    from the recognised words: speech the recogniser skipped still counts."""
+    return "".join(f"SPEAKER {report.call_id} 1 {s.begin_ms / 1000:.3f} {(s.end_ms - s.begin_ms) / 1000:.3f} "
+                   f"<NA> <NA> {s.speaker} <NA> <NA>\n" for s in report.speech)
 
 
 def write_report(report: CallReport, out_dir: str | Path) -> list[Path]:
