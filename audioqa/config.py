@@ -95,6 +95,7 @@ class DiarizationOptions(_Section):
     clustering_threshold: float = Field(gt=0)
     min_cluster_size: int = Field(ge=1)
     recognition_pad_ms: int = Field(ge=0)
+    voice_check_min_ms: int = Field(ge=0)
 
 
 class TurnOptions(_Section):

@@ -1,6 +1,7 @@
 """One call, start to finish: the whole pipeline in one function (:func:`analyze_audio`).
 
-decode ─► speakers (channels or diarisation) ─► asr (language detected on the way) ─► turns & roles
+decode ─► speakers (channels or diarisation) ─► asr (language detected on the way; on mono, one speaker at a
+       time) ─► turns & roles (on mono, each phrase checked against the speakers' voices)
        ─► conversation ─► prosody ─► detectors ─► rules & score
 
 After each stage the pipeline calls ``hook(stage, artefact)`` with what the stage produced, as pyannote's
@@ -24,7 +25,7 @@ from .audio import SAMPLE_RATE_HZ, Audio, decode_audio, gate_leak, is_fake_stere
 from .config import Config, load_config
 from .conversation import analyse_conversation
 from .detectors import detect_events
-from .diarization import diarise
+from .diarization import diarise, embed_voice, follow_voices
 from .errors import ConfigError
 from .models import Models, load_models
 from .prosody import analyse_prosody
@@ -122,6 +123,9 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
         roles = {f"ch{c}": (role, 1.0) for c, role in channel_roles.items()}
         channels = {f"ch{c}": c for c in channel_roles}
     else:
+        if segments and config.diarization.voice_check_min_ms:
+            words = follow_voices(words, mono, lambda clip: embed_voice(diarization, clip),
+                                  min_phrase_ms=config.diarization.voice_check_min_ms)
         draft = build_turns(words, {}, max_pause_ms=config.turns.max_pause_ms, floor_words=config.turns.floor_words)
         roles = assign_roles_from_text(draft, config.roles.agent_cues, min_confidence=config.roles.min_confidence)
         channels = {}

@@ -100,7 +100,7 @@ def test_the_summary_gives_recall_false_alarm_calls_and_customers_agitated_from_
                                 "from_start_found": 0.5, "calm_agent_counter_escalation_calls": 1}
 
 
-def _report(*turns: tuple[str, str, int]) -> dict:
+def _words_report(*turns: tuple[str, str, int]) -> dict:
     """A report's JSON form with one word per 100 ms: (role, text, begin_ms) per turn."""
     return {"turns": [{"role": role, "words": [{"text": w, "begin_ms": begin + 100 * i}
                                                for i, w in enumerate(text.split())]}
@@ -110,11 +110,11 @@ def _report(*turns: tuple[str, str, int]) -> dict:
 def test_attribution_wer_counts_a_word_on_the_wrong_party_twice_and_in_wder():
     from tools.attribution_wer import attribution_wer
 
-    reference = _report(("customer", "I want him replaced", 0), ("agent", "that is not my job", 1000))
+    reference = _words_report(("customer", "I want him replaced", 0), ("agent", "that is not my job", 1000))
     same = attribution_wer(reference, reference)
     assert (same["plain_wer"], same["difference_points"], same["wder"]) == (0.0, 0.0, 0.0)
-    moved = attribution_wer(reference, _report(("customer", "I want him replaced that", 0),
-                                               ("agent", "is not my job", 1000)))
+    moved = attribution_wer(reference, _words_report(("customer", "I want him replaced that", 0),
+                                                     ("agent", "is not my job", 1000)))
     assert moved["plain_wer"] == 0.0                               # the same words in the same order ...
     assert moved["attributed_wer"] == round(100 * 2 / 9, 1)        # ... but "that" is missing and inserted
     assert moved["wder"] == round(100 / 9, 1)                      # one word of nine on the wrong party

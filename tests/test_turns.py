@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from audioqa.config import load_config
+from audioqa.diarization.voices import follow_voices, phrases
 from audioqa.records import Word
 from audioqa.turns import assign_roles_from_text, build_turns, join_words
 
@@ -57,3 +60,37 @@ def test_without_cues_the_first_speaker_is_the_agent_at_low_confidence():
     cues = load_config().roles.agent_cues
     roles = assign_roles_from_text(_turns("good morning", "hi there"), cues, min_confidence=0.6)
     assert roles["S0"] == ("agent", 0.5) and roles["S1"] == ("customer", 0.5)
+
+
+def voices_call() -> tuple[np.ndarray, list[Word]]:
+    """Six 1 s phrases alternating between voice A (samples 1.0) and voice B (samples 2.0); the
+    diarisation heard the last two as one speaker, S1."""
+    samples = np.zeros(16000 * 7, dtype=np.float32)
+    said = []
+    for i, (voice, speaker) in enumerate([("A", "S0"), ("B", "S1"), ("A", "S0"), ("B", "S1"), ("A", "S1"), ("B", "S1")]):
+        samples[16000 * i:16000 * (i + 1)] = 1.0 if voice == "A" else 2.0
+        said += words(speaker, 1000 * i + 50, f"{voice.lower()}{i} said this.", step_ms=300)
+    return samples, said
+
+
+def fake_embed(clip: np.ndarray) -> np.ndarray:
+    """A stand-in for the speaker-embedding network: which of the two test voices the clip holds."""
+    return np.array([np.mean(clip == 1.0), np.mean(clip == 2.0)])
+
+
+def test_a_phrase_goes_to_the_speaker_whose_voice_it_sounds_like():
+    samples, said = voices_call()
+    moved = follow_voices(said, samples, fake_embed, min_phrase_ms=500)
+    assert [w.speaker for w in moved if w.text.startswith("a4")] == ["S0"]  # voice A, diarised as S1
+    assert {w.speaker for w in moved if w.text.startswith("b")} == {"S1"}
+    assert {w.speaker for w in moved if w.text.startswith("a") and not w.text.startswith("a4")} == {"S0"}
+
+
+def test_phrases_too_short_to_carry_a_voice_keep_their_speaker():
+    samples, said = voices_call()
+    assert follow_voices(said, samples, fake_embed, min_phrase_ms=2000) == said
+
+
+def test_a_phrase_ends_at_a_pause_or_at_the_end_of_a_sentence():
+    runs = phrases(words("S0", 0, "yes. I see it") + words("S0", 5000, "bye"), max_pause_ms=300)
+    assert [" ".join(w.text for w in run) for run in runs] == ["yes.", "I see it", "bye"]

@@ -43,6 +43,15 @@ def diarise(pipeline, samples: np.ndarray,
     return segments(output.exclusive_speaker_diarization), speech
 
 
+def embed_voice(pipeline, samples: np.ndarray) -> np.ndarray | None:
+    """The speaker embedding of a clip (float32, shape (n,), 16 kHz) by the pipeline's embedding model;
+    None when the clip has no usable speech."""
+    import torch
+
+    vector = pipeline._embedding(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)[None, None, :]))[0]
+    return None if np.isnan(vector).any() else vector
+
+
 def borrow_embeddings(masks: np.ndarray, embeddings: np.ndarray, embedded: np.ndarray,
                       shift_frames: float) -> list[tuple[int, int]]:
     """Give the local speakers of chunks that were not embedded the embedding of the same voice next door.
