@@ -4,7 +4,10 @@ pyannote decides who speaks inside 10 s windows. Where two voices alternate quic
 (a call's closing: "anything else I can do for you?", "no, that's all", "have a good one"), its
 segmentation can hear a single speaker there, and both parties' words go to that speaker. Each
 recognised phrase long enough to carry a voice is embedded on its own and goes to the speaker whose
-voice it is closest to: the mean of that speaker's phrase embeddings, weighted by their duration.
+voice it is closest to: the mean of that speaker's phrase embeddings, weighted by their duration. The
+voices are then recomputed and the phrases placed again until none moves (k-means, started from the
+diarisation's answer): where two voices of the same sex were clustered together, the first round only
+starts to pull them apart.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from ..records import Word
 
 SENTENCE_ENDS = tuple(".?!。？！")
+_MAX_ROUNDS = 10
 
 
 def phrases(words: Sequence[Word], *, max_pause_ms: int) -> list[list[Word]]:
@@ -55,17 +59,19 @@ def follow_voices(words: Sequence[Word], samples: np.ndarray, embed: Callable[[n
         vector = embed(samples[begin_ms * sr // 1000:end_ms * sr // 1000]) if end_ms - begin_ms >= min_phrase_ms else None
         ok = vector is not None and np.all(np.isfinite(vector)) and np.linalg.norm(vector) > 0
         vectors.append(vector / np.linalg.norm(vector) if ok else None)
-    voices: dict[str, np.ndarray] = {}
-    for run, vector in zip(runs, vectors):
-        if vector is not None:
-            weight = run[-1].end_ms - run[0].begin_ms
-            voices[run[0].speaker] = voices.get(run[0].speaker, 0.0) + weight * vector
-    if len(voices) < 2:
-        return sorted(words, key=lambda w: w.begin_ms)
-    names = list(voices)
-    centroids = np.stack([voices[s] / np.linalg.norm(voices[s]) for s in names])
-    out = []
-    for run, vector in zip(runs, vectors):
-        speaker = run[0].speaker if vector is None else names[int(np.argmax(centroids @ vector))]
-        out += [Word(w.text, w.begin_ms, w.end_ms, w.prob, speaker) for w in run]
+    speakers = [run[0].speaker for run in runs]
+    for _ in range(_MAX_ROUNDS):  # k-means over the phrases, started from the diarisation's answer
+        voices: dict[str, np.ndarray] = {}
+        for run, vector, speaker in zip(runs, vectors, speakers):
+            if vector is not None:
+                voices[speaker] = voices.get(speaker, 0.0) + (run[-1].end_ms - run[0].begin_ms) * vector
+        if len(voices) < 2:
+            break
+        names = list(voices)
+        centroids = np.stack([voices[s] / np.linalg.norm(voices[s]) for s in names])
+        moved = [s if v is None else names[int(np.argmax(centroids @ v))] for s, v in zip(speakers, vectors)]
+        if moved == speakers:
+            break
+        speakers = moved
+    out = [Word(w.text, w.begin_ms, w.end_ms, w.prob, speaker) for run, speaker in zip(runs, speakers) for w in run]
     return sorted(out, key=lambda w: w.begin_ms)
