@@ -25,7 +25,7 @@ from .audio import SAMPLE_RATE_HZ, Audio, decode_audio, gate_leak, is_fake_stere
 from .config import Config, load_config
 from .conversation import analyse_conversation
 from .detectors import detect_events
-from .diarization import diarise, embed_voice, follow_voices
+from .diarization import diarise, embed_voice, follow_voices, overlaps
 from .errors import ConfigError
 from .models import Models, load_models
 from .prosody import analyse_prosody
@@ -125,7 +125,7 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
     else:
         if segments and config.diarization.voice_check_min_ms:
             words = follow_voices(words, mono, lambda clip: embed_voice(diarization, clip),
-                                  min_phrase_ms=config.diarization.voice_check_min_ms)
+                                  min_phrase_ms=config.diarization.voice_check_min_ms, overlapped=overlaps(speech))
         draft = build_turns(words, {}, max_pause_ms=config.turns.max_pause_ms, floor_words=config.turns.floor_words)
         roles = assign_roles_from_text(draft, config.roles.agent_cues, min_confidence=config.roles.min_confidence)
         channels = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from audioqa.config import load_config
-from audioqa.diarization.voices import follow_voices, phrases
-from audioqa.records import Word
+from audioqa.diarization.voices import follow_voices, overlaps, phrases
+from audioqa.records import SpeakerSegment, Word
 from audioqa.turns import assign_roles_from_text, build_turns, join_words
 
 
@@ -94,3 +94,14 @@ def test_phrases_too_short_to_carry_a_voice_keep_their_speaker():
 def test_a_phrase_ends_at_a_pause_or_at_the_end_of_a_sentence():
     runs = phrases(words("S0", 0, "yes. I see it") + words("S0", 5000, "bye"), max_pause_ms=300)
     assert [" ".join(w.text for w in run) for run in runs] == ["yes.", "I see it", "bye"]
+
+
+def test_a_phrase_said_over_the_other_speaker_keeps_its_speaker():
+    samples, said = voices_call()  # phrase a4, voice A diarised as S1, lies in 4-5 s
+    kept = follow_voices(said, samples, fake_embed, min_phrase_ms=500, overlapped=[(4500, 4700)])
+    assert [w.speaker for w in kept if w.text.startswith("a4")] == ["S1"]
+
+
+def test_overlaps_are_where_two_speakers_are_heard_at_once():
+    speech = [SpeakerSegment("S0", 0, 1000), SpeakerSegment("S1", 800, 2000), SpeakerSegment("S0", 1900, 2500)]
+    assert overlaps(speech) == [(800, 1000), (1900, 2000)]

@@ -12,6 +12,6 @@ Nothing here imports torch or pyannote until a pipeline is built or run.
 
 from .build import build_pipeline, load_networks
 from .diarise import borrow_embeddings, diarise, embed_voice
-from .voices import follow_voices
+from .voices import follow_voices, overlaps
 
-__all__ = ["borrow_embeddings", "build_pipeline", "diarise", "embed_voice", "follow_voices", "load_networks"]
+__all__ = ["borrow_embeddings", "build_pipeline", "diarise", "embed_voice", "follow_voices", "load_networks", "overlaps"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..records import Word
+from ..records import SpeakerSegment, Word
 
 SENTENCE_ENDS = tuple(".?!。？！")
 _MAX_ROUNDS = 10
@@ -37,8 +37,15 @@ def phrases(words: Sequence[Word], *, max_pause_ms: int) -> list[list[Word]]:
     return runs
 
 
+def overlaps(speech: Sequence[SpeakerSegment]) -> list[tuple[int, int]]:
+    """(begin, end) ms where two speakers' speech overlaps, from a diarisation that keeps overlaps."""
+    return [(max(a.begin_ms, b.begin_ms), min(a.end_ms, b.end_ms)) for i, a in enumerate(speech)
+            for b in speech[i + 1:] if a.speaker != b.speaker and min(a.end_ms, b.end_ms) > max(a.begin_ms, b.begin_ms)]
+
+
 def follow_voices(words: Sequence[Word], samples: np.ndarray, embed: Callable[[np.ndarray], np.ndarray | None], *,
-                  min_phrase_ms: int, max_pause_ms: int = 300, sr: int = 16000) -> list[Word]:
+                  min_phrase_ms: int, overlapped: Sequence[tuple[int, int]] = (), max_pause_ms: int = 300,
+                  sr: int = 16000) -> list[Word]:
     """Give each phrase of a one-channel call to the speaker whose voice it sounds like.
 
     Args:
@@ -46,6 +53,8 @@ def follow_voices(words: Sequence[Word], samples: np.ndarray, embed: Callable[[n
         samples: the call, float32, shape (n,).
         embed: a clip → its speaker embedding (None when it has no usable speech).
         min_phrase_ms: shorter phrases are too short to carry a voice and keep their speaker.
+        overlapped: (begin, end) ms where two voices are heard at once: a phrase touching them keeps its
+            speaker, since its audio holds the other voice too.
         max_pause_ms: a longer pause ends a phrase.
         sr: sample rate in Hz.
 
@@ -56,7 +65,9 @@ def follow_voices(words: Sequence[Word], samples: np.ndarray, embed: Callable[[n
     vectors: list[np.ndarray | None] = []
     for run in runs:
         begin_ms, end_ms = run[0].begin_ms, run[-1].end_ms
-        vector = embed(samples[begin_ms * sr // 1000:end_ms * sr // 1000]) if end_ms - begin_ms >= min_phrase_ms else None
+        alone = not any(min(e, end_ms) > max(b, begin_ms) for b, e in overlapped)
+        long_enough = end_ms - begin_ms >= min_phrase_ms
+        vector = embed(samples[begin_ms * sr // 1000:end_ms * sr // 1000]) if alone and long_enough else None
         ok = vector is not None and np.all(np.isfinite(vector)) and np.linalg.norm(vector) > 0
         vectors.append(vector / np.linalg.norm(vector) if ok else None)
     speakers = [run[0].speaker for run in runs]
