@@ -37,3 +37,7 @@ class RuleError(AudioQAError):
 
 class StoreError(AudioQAError):
     """The results database cannot be opened or written."""
+
+
+class ReviewError(AudioQAError):
+    """A review cannot be recorded or used (unknown call, bad span, no reviewer) or there are too few to fit."""

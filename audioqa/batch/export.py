@@ -34,6 +34,18 @@ def _mask_pii(text: str | None) -> str | None:
     return out
 
 
+def call_night(call: dict[str, Any]) -> str | None:
+    """The date (YYYY-MM-DD) a call belongs to: from its start time (``20261127183000`` or ISO 8601) when the
+    file name gave one, else the day it was analysed."""
+    start = (call.get("start_time") or "").strip()
+    if len(start) >= 8 and start[:8].isdigit():
+        return f"{start[:4]}-{start[4:6]}-{start[6:8]}"
+    try:
+        return datetime.fromisoformat(start).date().isoformat()
+    except ValueError:
+        return (call.get("updated_at") or "")[:10] or None
+
+
 def call_row(call: dict[str, Any], report: dict[str, Any], redact: bool) -> dict[str, Any]:
     conversation = report.get("conversation", {})
     score = report.get("score") or {}

@@ -86,6 +86,24 @@ rule_results = sa.Table(
     sa.Column("applicable", sa.Boolean),
     sa.Column("hits", sa.Integer),
 )
+# What reviewers said of a call's findings. Keyed by call, kind, subject and span, never by the row id of an
+# event or rule result: re-analysis replaces those rows, and a review still finds the event it was about.
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(255), sa.ForeignKey("calls.call_id"), index=True, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # event, rule, missed (an event audioqa did not find), call
+    sa.Column("subject", sa.String(128), nullable=False),  # event type or rule id; "" for the call
+    sa.Column("begin_ms", sa.Integer, nullable=False),  # the span reviewed (0, 0 for a rule or the call)
+    sa.Column("end_ms", sa.Integer, nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),  # confirm, reject, missed, done
+    sa.Column("reported", sa.String(16)),  # what audioqa said of a rule: fail, pass or n/a
+    sa.Column("score", sa.Float),  # the event's score when it was reviewed
+    sa.Column("reviewer", sa.String(255), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("created_at", sa.String(32), nullable=False),  # UTC, ISO 8601
+    sa.UniqueConstraint("call_id", "kind", "subject", "begin_ms", "end_ms", "reviewer", name="one_review_each"),
+)
 
 
 def _now(after_s: float = 0.0) -> str:
@@ -148,14 +166,18 @@ class Store:
                     cursor.execute("PRAGMA foreign_keys=ON")
                     cursor.close()
             if create:
-                metadata.create_all(self.engine)
-                _add_missing_columns(self.engine)
+                self.migrate()
             elif not sa.inspect(self.engine).has_table("calls"):
                 raise StoreError(f"{sa.engine.make_url(url).render_as_string()} holds no audioqa results (no calls table)")
         except (sa.exc.SQLAlchemyError, ImportError) as e:
             raise StoreError(f"cannot open the results database {sa.engine.make_url(url).render_as_string()}: "
                              f"{e.__class__.__name__}: {str(e).splitlines()[0]}") from None
         self.url = url
+
+    def migrate(self) -> None:
+        """Create the tables and columns this audioqa has and the store lacks (a store from an older version)."""
+        metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     @contextmanager
     def atomic(self) -> Iterator[sa.Connection]:

@@ -264,6 +264,34 @@ def export_cmd(
 
 
 @app.command()
+def review(
+    out_dir: Annotated[Path, typer.Option("--out", help="The batch's output folder (its audioqa.db is the default --db).")] = Path("out"),
+    db: Annotated[Optional[str], typer.Option(help="Database URL (default: sqlite:///OUT/audioqa.db).")] = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on; the default lets only this machine in. "
+                                           "0.0.0.0 opens it to the network.")] = "127.0.0.1",
+) -> None:
+    """A local web app where QA reviewers confirm or reject each event and rule result and mark missed events.
+
+    Reviews are stored in the results database, kept across restarts and re-analysis.
+    """
+    from ..batch import Store, default_url
+    from ..review.app import serve
+
+    store = Store(db or default_url(out_dir), create=False)  # a mistyped path is an error, not a new database
+    store.migrate()  # a store from before reviews gains their table
+    server = serve(store, host=host, port=port)
+    out.print(f"audioqa review: http://{'localhost' if host == '127.0.0.1' else host}:{server.effective_port}/ "
+              f"(Ctrl-C to stop)", highlight=False, markup=False)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+@app.command()
 def bench(
     out_dir: Annotated[Path, typer.Option("--out", help="Where results.md and results.json go.")] = Path("bench"),
     samples: Annotated[Path, typer.Option(help="The sample calls to time.")] = Path("sample_audio"),

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
-from ..records import AGENT_COUNTER_ESCALATION, AGENT_FREEZE, CUSTOMER_AGITATION, DRY_APPEASEMENT, MONOTONE_AGENT
+from ..records import (AGENT_COUNTER_ESCALATION, AGENT_FREEZE, CUSTOMER_AGITATION, DRY_APPEASEMENT, EVENT_TYPES,
+                       MONOTONE_AGENT)
 from ..text import CJK
 from .files import audio_data_uri, write_atomic
 
@@ -27,7 +29,7 @@ _WIDTH = 1000  # SVG user units across the call
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1a202c;background:#f7fafc}
 header{background:#1a202c;color:#fff;padding:12px 20px;display:flex;gap:24px;flex-wrap:wrap;align-items:baseline}
-header h1{font-size:18px;margin:0}.fail{color:#feb2b2}.pass{color:#9ae6b4}.flag{background:#e53e3e;color:#fff;
+header h1{font-size:18px;margin:0}header a{color:#bee3f8}.fail{color:#feb2b2}.pass{color:#9ae6b4}.flag{background:#e53e3e;color:#fff;
 border-radius:3px;padding:1px 6px;margin-right:4px}main{padding:12px 20px}section{background:#fff;border:1px solid #e2e8f0;
 border-radius:6px;padding:10px 14px;margin-bottom:12px}h2{font-size:15px;margin:4px 0 8px}
 #player{width:100%;position:sticky;top:0;z-index:2}svg{width:100%;height:auto;display:block}
@@ -38,6 +40,9 @@ mark{background:#fefcbf;border-bottom:2px solid #d69e2e;cursor:pointer}mark.bad{
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e2e8f0;padding:3px 6px;text-align:left}
 th{cursor:pointer;background:#edf2f7}.clickable{cursor:pointer}.legend span{margin-right:14px}
 .ok{color:#2f855a}.ko{color:#c53030;font-weight:600}.na{color:#a0aec0}
+form.review{display:inline-flex;gap:4px;align-items:center;margin-left:8px}form.review input[name=comment]{width:14em}
+.verdict-confirm{color:#2f855a;font-weight:600}.verdict-reject{color:#c53030;font-weight:600}
+#mark-miss input[type=number]{width:6em}
 """
 
 _JS = """
@@ -47,6 +52,20 @@ document.querySelectorAll('[data-begin-ms]').forEach(el=>el.addEventListener('cl
   const p=player.play();if(p)p.catch(()=>{});}));
 """
 
+# Review mode: a click on the timeline sets the start, then the end, of a missed event (form #mark-miss).
+_MARK_JS = """
+const tl=document.getElementById('timeline'),from=document.getElementById('miss-from'),to=document.getElementById('miss-to');
+document.querySelectorAll('form.review').forEach(f=>f.addEventListener('click',ev=>ev.stopPropagation()));
+if(tl&&from&&to){const span=document.getElementById('miss-span'),ms=Number(tl.dataset.durationMs),w=%d;
+  const show=()=>{const a=Number(from.value),b=Number(to.value||from.value);span.setAttribute('x',a*1000/ms*w);
+    span.setAttribute('width',Math.max(2,(b-a)*1000/ms*w));};
+  tl.addEventListener('click',ev=>{const r=tl.getBoundingClientRect();
+    const s=Math.max(0,Math.min(ms/1000,(ev.clientX-r.left)/r.width*ms/1000)).toFixed(1);
+    if(!from.value||to.value){from.value=s;to.value='';}else if(Number(s)>Number(from.value)){to.value=s;}
+    else{to.value=from.value;from.value=s;}show();},true);
+  from.addEventListener('input',show);to.addEventListener('input',show);}
+""" % _WIDTH
+
 _SORT_JS = """
 document.querySelectorAll('th').forEach((th,i)=>th.addEventListener('click',()=>{
   const body=th.closest('table').tBodies[0];const rows=[...body.rows];const asc=th.dataset.asc!=='1';
@@ -54,6 +73,32 @@ document.querySelectorAll('th').forEach((th,i)=>th.addEventListener('click',()=>
   const n=parseFloat(t);return isNaN(n)?t:n};
   rows.sort((a,b)=>{const x=key(a),y=key(b);return (x>y?1:x<y?-1:0)*(asc?1:-1)});rows.forEach(r=>body.appendChild(r));}));
 """
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A reviewer's latest word on one finding, as the page shows it."""
+
+    verdict: str  # confirm, reject
+    reviewer: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewControls:
+    """What the review app adds to a call's page: confirm / reject forms on every event and rule result,
+    a form to mark an event audioqa missed, and one to say the whole call has been reviewed. Every form
+    posts to ``action`` with the app's ``token`` (a forged cross-site form has no token)."""
+
+    action: str
+    token: str
+    reviewer: str
+    events: dict[int, Verdict] = field(default_factory=dict)  # by index in the report's events
+    rules: dict[str, Verdict] = field(default_factory=dict)  # by rule id
+    missed: Sequence[dict[str, Any]] = ()  # id, type, begin_ms, end_ms, reviewer, comment
+    gone: Sequence[dict[str, Any]] = ()  # earlier event reviews whose event re-analysis no longer finds
+    done_by: Sequence[str] = ()  # reviewers who went through the whole call
+    home: str = "/"  # the list of calls
 
 
 def _e(value: Any) -> str:
@@ -123,8 +168,9 @@ def _timeline(report: dict[str, Any]) -> str:
             parts.extend(f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" stroke-width="1"/>'
                          for run in runs if len(run) > 1)
         y += curve_h + 14
+    parts.append(f'<rect id="miss-span" x="0" y="0" width="0" height="{height - 14}" fill="#e53e3e" opacity="0.15"/>')
     return (f'<svg id="timeline" viewBox="0 0 {_WIDTH} {height}" preserveAspectRatio="none" role="img" '
-            f'aria-label="timeline">{"".join(parts)}</svg>')
+            f'aria-label="timeline" data-duration-ms="{duration}">{"".join(parts)}</svg>')
 
 
 def _transcript(report: dict[str, Any]) -> str:
@@ -153,21 +199,82 @@ def _transcript(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _scorecard(report: dict[str, Any]) -> str:
+def _form(review: ReviewControls, fields: dict[str, Any], buttons: Sequence[tuple[str, str]], *,
+          comment: str | None = "", current: Verdict | None = None) -> str:
+    """A review form: hidden ``fields``, an optional comment box, one button per (verdict, label)."""
+    hidden = "".join(f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">'
+                     for k, v in {"token": review.token, **fields}.items())
+    box = ("" if comment is None else
+           f'<input name="comment" maxlength="2000" placeholder="comment" value="{_e(comment)}">')
+    pressed = "".join(f'<button name="verdict" value="{_e(v)}">{_e(label)}</button>' for v, label in buttons)
+    said = ("" if current is None else
+            f'<span class="verdict-{_e(current.verdict)}">{_e(current.verdict)}ed by {_e(current.reviewer)}</span>'
+            + (f' <q class="comment">{_e(current.comment)}</q>' if current.comment else ""))
+    return f'<form class="review" method="post" action="{_e(review.action)}">{hidden}{box}{pressed}{said}</form>'
+
+
+_RIGHT_WRONG = (("confirm", "✓ right"), ("reject", "✗ wrong"))
+
+
+def _event_form(review: ReviewControls, i: int, e: dict[str, Any]) -> str:
+    current = review.events.get(i)
+    return _form(review, {"kind": "event", "subject": e["type"], "begin_ms": e["begin_ms"], "end_ms": e["end_ms"],
+                          "score": e["score"]}, _RIGHT_WRONG, comment=current.comment if current else "",
+                 current=current)
+
+
+def _review_section(report: dict[str, Any], review: ReviewControls) -> str:
+    """Marking what audioqa missed, the marks so far, and finishing the call."""
+    options = "".join(f'<option value="{_e(t)}">{_e(t)}</option>' for t in EVENT_TYPES)
+    duration_s = report["source"]["duration_ms"] / 1000
+    mark = (f'<form class="review" id="mark-miss" method="post" action="{_e(review.action)}">'
+            f'<input type="hidden" name="token" value="{_e(review.token)}"><input type="hidden" name="kind" value="missed">'
+            f'<label>missed <select name="subject">{options}</select></label>'
+            f'<label>from <input id="miss-from" name="from_s" type="number" step="0.1" min="0" max="{duration_s:.1f}" required> s</label>'
+            f'<label>to <input id="miss-to" name="to_s" type="number" step="0.1" min="0" max="{duration_s:.1f}" required> s</label>'
+            f'<input name="comment" maxlength="2000" placeholder="comment">'
+            f'<button name="verdict" value="missed">mark missed</button></form>'
+            '<p class="na">Click the timeline where it starts and where it ends, or type the times.</p>')
+    marks = "".join(
+        f'<li class="missed"><span class="clickable" data-begin-ms="{m["begin_ms"]}"><b>{_e(m["type"])}</b> '
+        f'{_clock(m["begin_ms"])}–{_clock(m["end_ms"])}</span> marked by {_e(m["reviewer"])}'
+        + (f' <q class="comment">{_e(m["comment"])}</q>' if m.get("comment") else "")
+        + _form(review, {"kind": "delete", "review_id": m["id"]}, (("delete", "remove"),), comment=None) + "</li>"
+        for m in review.missed)
+    gone = "".join(f'<li>{_e(g["type"])} {_clock(g["begin_ms"])}–{_clock(g["end_ms"])}: {_e(g["verdict"])}ed by '
+                   f'{_e(g["reviewer"])}, no such event since re-analysis</li>' for g in review.gone)
+    done = ", ".join(_e(name) for name in review.done_by)
+    finish = _form(review, {"kind": "call", "subject": ""}, (("done", "I have reviewed the whole call"),),
+                   comment=None)
+    return (f'<section id="review"><h2>Review (as {_e(review.reviewer)})</h2>{mark}'
+            f'<ul id="missed">{marks or "<li>no missed events marked</li>"}</ul>'
+            + (f'<p>Earlier reviews:</p><ul id="gone">{gone}</ul>' if gone else "")
+            + f'<div id="done">{"Reviewed to the end by " + done if done else "Not yet reviewed to the end."} {finish}</div>'
+            '</section>')
+
+
+def _scorecard(report: dict[str, Any], review: ReviewControls | None = None) -> str:
     rows = []
     for r in report.get("rules", []):
         state = ('<span class="na">n/a</span>' if not r["applicable"] else
                  '<span class="ok">pass</span>' if r["passed"] else '<span class="ko">FAIL</span>')
         first = r["hits"][0]["begin_ms"] if r["hits"] else None
         where = (f'<a class="clickable" data-begin-ms="{first}">{_clock(first)}</a>' if first is not None else "")
+        form = ""
+        if review is not None:
+            current = review.rules.get(r["id"])
+            form = "<td>" + _form(review, {"kind": "rule", "subject": r["id"]}, _RIGHT_WRONG,
+                                  comment=current.comment if current else "", current=current) + "</td>"
         rows.append(f"<tr><td>{_e(r['category'])}</td><td>{_e(r['id'])}</td><td>{_e(r['description'])}</td>"
-                    f"<td>{_e(r['severity'])}</td><td>{state}</td><td>{where}</td></tr>")
+                    f"<td>{_e(r['severity'])}</td><td>{state}</td><td>{where}</td>{form}</tr>")
+    extra = "<th>review</th>" if review is not None else ""
     return ("<table><thead><tr><th>category</th><th>rule</th><th>description</th><th>severity</th><th>result</th>"
-            f"<th>at</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f"<th>at</th>{extra}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def render_call_page(report: dict[str, Any], *, audio_src: str | None) -> str:
-    """The spot-check page of one call (a JSON report as written by ``audioqa analyze``)."""
+def render_call_page(report: dict[str, Any], *, audio_src: str | None, review: ReviewControls | None = None) -> str:
+    """The spot-check page of one call (a JSON report as written by ``audioqa analyze``); with ``review``,
+    the review app's page of it."""
     score = report.get("score") or {}
     result = ("unscorable" if not score.get("scorable", True) else "pass" if score.get("passed") else "fail")
     verdict = ("" if not score else
@@ -176,23 +283,25 @@ def render_call_page(report: dict[str, Any], *, audio_src: str | None) -> str:
     flags = "".join(f'<span class="flag">{_e(f)}</span>' for f in score.get("flags", []))
     events = "".join(f'<li class="clickable" data-begin-ms="{e["begin_ms"]}" id="event-item-{i}">'
                      f'<b style="color:{EVENT_COLOURS.get(e["type"], "#718096")}">{_e(e["type"])}</b> '
-                     f'{_clock(e["begin_ms"])}–{_clock(e["end_ms"])} ({_e(e["role"])}, score {e["score"]:.2f})</li>'
+                     f'{_clock(e["begin_ms"])}–{_clock(e["end_ms"])} ({_e(e["role"])}, score {e["score"]:.2f})'
+                     f'{_event_form(review, i, e) if review else ""}</li>'
                      for i, e in enumerate(report.get("events", [])))
     legend = "".join(f'<span style="color:{c}">■ {_e(t)}</span>' for t, c in EVENT_COLOURS.items())
     audio = f'<audio id="player" controls preload="auto" src="{_e(audio_src)}"></audio>' if audio_src else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; media-src data: blob: 'self'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; media-src data: blob: 'self'; img-src data:; form-action 'self'">
 <title>{_e(report["call_id"])} · audioqa</title><style>{_CSS}</style></head>
 <body><header><h1>{_e(report["call_id"])}</h1><span>{report["source"]["duration_ms"] / 1000:.1f} s</span>
 <span>{_e(report.get("language", ""))}</span><span>{_e(report.get("options", {}).get("layout", ""))}</span>
-{verdict}<span>{flags}</span></header>
+{verdict}<span>{flags}</span>{f'<a class="home" href="{_e(review.home)}">all calls</a>' if review else ""}</header>
 <main>{audio}
 <section><h2>Timeline</h2><div class="legend"><span style="color:#2b6cb0">■ agent</span><span style="color:#c05621">■ customer</span>{legend}</div>
 {_timeline(report)}<ul id="events">{events or "<li>no events</li>"}</ul></section>
+{_review_section(report, review) if review else ""}
 <section><h2>Transcript</h2><div id="transcript">{_transcript(report)}</div></section>
-<section><h2>Scorecard</h2>{_scorecard(report)}</section>
-</main><script>{_JS}</script></body></html>
+<section><h2>Scorecard</h2>{_scorecard(report, review)}</section>
+</main><script>{_JS}{_MARK_JS if review else ""}</script></body></html>
 """
 
 
@@ -229,3 +338,58 @@ def render_index(rows: Sequence[dict[str, Any]], *, title: str = "audioqa: calls
             f'script-src \'unsafe-inline\'"><style>{_CSS}</style></head><body><header><h1>{_e(title)}</h1>'
             f'<span>{len(rows)} calls</span></header><main><section><table id="calls"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></section></main><script>{_SORT_JS}</script></body></html>')
+
+
+def render_review_index(rows: Sequence[dict[str, Any]], *, reviewer: str, filters: dict[str, str],
+                        choices: dict[str, Sequence[str]]) -> str:
+    """The review app's list of calls: a filter form (GET) and a sortable table linking each call's page.
+
+    Args:
+        rows: call_id, link, agent_id, night, duration_s, score, fatal, flags, events_<type> and reviews.
+        filters: the current filter values by form field name, to show them again.
+        choices: the values offered for ``agent``, ``flag`` and ``event``.
+    """
+    def select(name: str, label: str) -> str:
+        options = "".join(f'<option value="{_e(v)}"{" selected" if filters.get(name) == v else ""}>{_e(v)}</option>'
+                          for v in choices.get(name, ()))
+        return f'<label>{label} <select name="{name}"><option value="">any</option>{options}</select></label>'
+
+    def box(name: str, label: str, kind: str) -> str:
+        return f'<label>{label} <input name="{name}" type="{kind}" value="{_e(filters.get(name, ""))}" step="any"></label>'
+
+    form = (f'<form id="filters" method="get" action="">{select("agent", "agent")}{select("flag", "flag")}'
+            f'{select("event", "event")}{box("min_score", "score from", "number")}{box("max_score", "to", "number")}'
+            f'{box("since", "night from", "date")}{box("until", "to", "date")}'
+            f'<label>reviewed <select name="reviewed">'
+            + "".join(f'<option value="{v}"{" selected" if filters.get("reviewed", "") == v else ""}>{label}</option>'
+                      for v, label in (("", "any"), ("no", "not to the end"), ("yes", "to the end")))
+            + '</select></label><button>filter</button> <a href="?">clear</a></form>')
+    body = []
+    for r in rows:
+        score = r.get("score")
+        body.append(f'<tr><td><a href="{_e(r["link"])}">{_e(r["call_id"])}</a></td><td>{_e(r.get("agent_id") or "")}</td>'
+                    f'<td>{_e(r.get("night") or "")}</td><td data-sort="{r.get("duration_s", 0)}">{r.get("duration_s", 0):.0f} s</td>'
+                    f'<td data-sort="{"" if score is None else score}">{"" if score is None else score}</td>'
+                    f'<td>{"FATAL" if r.get("fatal") else ""}</td><td>{_e(r.get("flags", ""))}</td>'
+                    + "".join(f'<td>{r.get(f"events_{t}", 0)}</td>' for t in EVENT_TYPES)
+                    + f'<td data-sort="{r.get("reviews", 0)}">{r.get("reviews", 0)}{" ✓" if r.get("done") else ""}</td></tr>')
+    head = "".join(f"<th>{_e(h)}</th>" for h in ("call", "agent", "night", "duration", "score", "fatal", "flags",
+                                                 *EVENT_TYPES, "reviews"))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>audioqa review</title>'
+            f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
+            f'script-src \'unsafe-inline\'; form-action \'self\'"><style>{_CSS}</style></head><body><header>'
+            f'<h1>audioqa review</h1><span>{len(rows)} calls</span><span>reviewer: {_e(reviewer)}</span></header>'
+            f'<main><section>{form}</section><section><table id="calls"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></section></main><script>{_SORT_JS}</script></body></html>')
+
+
+def render_reviewer_form(*, token: str, message: str = "") -> str:
+    """The review app's first page: who is reviewing (every review carries the reviewer's name)."""
+    note = f'<p class="ko">{_e(message)}</p>' if message else ""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>audioqa review</title>'
+            f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
+            f'form-action \'self\'"><style>{_CSS}</style></head><body><header><h1>audioqa review</h1></header><main>'
+            f'<section>{note}<form id="reviewer" method="post" action="/reviewer">'
+            f'<input type="hidden" name="token" value="{_e(token)}"><label>Your name '
+            f'<input name="reviewer" required maxlength="100" autofocus></label> <button>start reviewing</button>'
+            f'</form></section></main></body></html>')

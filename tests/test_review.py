@@ -1,0 +1,205 @@
+"""The review app: a reviewer confirms, rejects and marks missed events in headless Chromium, and the
+reviews outlive a restart of the app and a re-analysis of the call. Hostile names, transcripts and
+comments show as text; the app answers this machine only."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+
+from audioqa.batch.store import Store
+from audioqa.review import Review, all_reviews, call_reviews, save_review
+from audioqa.review.app import create_app, serve
+from audioqa.review.reviews import match_events
+
+from .conftest import sample_path
+from .test_html import browser, minimal_report  # noqa: F401 - the browser fixture
+
+REVIEWER = "Ann Reviewer"
+
+
+def store_call(store: Store, report: dict, path: str = "/nowhere/call.wav") -> None:
+    """Put a call and its report in the store, as a batch does (claim, then finish)."""
+    call = {"call_id": report["call_id"], "path": path, "content_sha256": "a" * 64, "analysis_hash": "h",
+            "rules_hash": "r", "agent_id": "A042", "queue": None, "start_time": "20261201183000", "call_metadata": {}}
+    store.claim(call, "host:1:a", lease_s=60)
+    store.finish(call, report, "report.json")
+
+
+class App:
+    """The review app served on a free local port, as ``audioqa review`` serves it."""
+
+    def __init__(self, store: Store):
+        self.server = serve(store, port=0)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def app_on(tmp_path):
+    started = []
+
+    def start(store: Store) -> App:
+        started.append(App(store))
+        return started[-1]
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+def sign_in(page, app: App, name: str = REVIEWER) -> None:
+    page.goto(app.url + "/")
+    page.fill("#reviewer input[name=reviewer]", name)
+    page.locator("#reviewer button").click()
+    page.wait_for_selector("#calls")
+
+
+@pytest.mark.slow
+def test_a_reviewer_reviews_a_call_end_to_end_and_the_reviews_outlive_restart_and_reanalysis(
+        browser, reports, tmp_path, app_on):  # noqa: F811
+    report = reports["en_complaint_mono"].to_dict()
+    assert report["events"], "the sample complaint has events to review"
+    url = f"sqlite:///{tmp_path / 'audioqa.db'}"
+    store_call(Store(url), report, path=str(sample_path("en_complaint_mono")))
+    app = app_on(Store(url))
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, app)
+    page.locator("a", has_text="en_complaint_mono").click()
+    page.wait_for_selector("#review")
+    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20000)  # the call's audio
+
+    # confirm the first event, with a comment
+    page.fill("#event-item-0 input[name=comment]", "clearly angry")
+    page.locator("#event-item-0 button[value=confirm]").click()
+    assert "confirmed by Ann Reviewer" in page.locator("#event-item-0").inner_text()
+    # reject one rule result
+    rule_row = page.locator("tr", has_text="forbidden.dont_know")
+    rule_row.locator("button[value=reject]").click()
+    assert "rejected by Ann Reviewer" in page.locator("tr", has_text="forbidden.dont_know").inner_text()
+    # mark a missed counter-escalation by clicking its start and end on the timeline
+    box = page.locator("#timeline").bounding_box()
+    duration_s = report["source"]["duration_ms"] / 1000
+    page.select_option("#mark-miss select[name=subject]", "agent_counter_escalation")
+    page.mouse.click(box["x"] + box["width"] * 0.50, box["y"] + 3)
+    page.mouse.click(box["x"] + box["width"] * 0.60, box["y"] + 3)
+    begin_s, end_s = float(page.input_value("#miss-from")), float(page.input_value("#miss-to"))
+    assert begin_s == pytest.approx(duration_s * 0.5, abs=0.3) and end_s == pytest.approx(duration_s * 0.6, abs=0.3)
+    page.locator("#mark-miss button").click()
+    assert "agent_counter_escalation" in page.locator("#missed").inner_text()
+    page.locator("#done button").click()
+    assert "Reviewed to the end by Ann Reviewer" in page.locator("#done").inner_text()
+
+    kinds = sorted((r.kind, r.verdict) for r in call_reviews(Store(url), "en_complaint_mono"))
+    assert kinds == [("call", "done"), ("event", "confirm"), ("missed", "missed"), ("rule", "reject")]
+
+    # restart the app: a new process token, the same database
+    app.stop()
+    app = app_on(Store(url))
+    page.goto(f"{app.url}/calls/en_complaint_mono")
+    assert "confirmed by Ann Reviewer" in page.locator("#event-item-0").inner_text()
+    assert "clearly angry" in page.locator("#event-item-0").inner_text()
+
+    # re-analysis replaces the events (their spans moved a little): the review still finds its event
+    moved = {**report, "events": [{**e, "begin_ms": e["begin_ms"] + 300, "end_ms": e["end_ms"] + 200}
+                                  for e in report["events"]]}
+    store_call(Store(url), moved, path=str(sample_path("en_complaint_mono")))
+    page.reload()
+    assert "confirmed by Ann Reviewer" in page.locator("#event-item-0").inner_text()
+    assert "rejected by Ann Reviewer" in page.locator("tr", has_text="forbidden.dont_know").inner_text()
+    assert "agent_counter_escalation" in page.locator("#missed").inner_text()
+    assert len(all_reviews(Store(url))) == 4
+    assert errors == []
+    page.close()
+
+
+def test_hostile_names_transcripts_and_comments_show_as_text(browser, tmp_path, app_on):  # noqa: F811
+    report = minimal_report("hello <script>alert(1)</script> there")
+    report["call_id"] = 'call"><img src=x onerror=alert(3)>'
+    url = f"sqlite:///{tmp_path / 'audioqa.db'}"
+    store_call(Store(url), report)
+    app = app_on(Store(url))
+    page = browser.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, app, name="<img src=x onerror=alert(4)>")
+    assert "<img src=x onerror=alert(4)>" in page.locator("header").inner_text()
+    page.locator("#calls a").first.click()
+    page.wait_for_selector("#review")
+    page.fill("#event-item-0 input[name=comment]", "<script>alert(5)</script>")
+    page.locator("#event-item-0 button[value=reject]").click()
+    shown = page.locator("#event-item-0").inner_text()
+    assert "<script>alert(5)</script>" in shown and "<img src=x onerror=alert(4)>" in shown
+    assert "<script>alert(1)</script>" in page.locator("#transcript").inner_text()
+    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
+    page.goto(app.url + "/")
+    assert report["call_id"] in page.locator("#calls").inner_text()
+    assert dialogs == [] and page.locator("img").count() == 0
+    page.close()
+
+
+def test_the_app_answers_this_machine_only_and_only_its_own_forms(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'audioqa.db'}")
+    store_call(store, minimal_report("hello"))
+    server = serve(store, port=0)  # the default address
+    try:
+        assert server.socket.getsockname()[0] == "127.0.0.1"
+    finally:
+        server.close()
+    client = create_app(store).test_client()
+    assert client.get("/", headers={"Host": "attacker.example"}).status_code == 403  # DNS rebinding
+    assert client.get("/", headers={"Host": "localhost:8000"}).status_code == 200
+    client.set_cookie("audioqa_reviewer", "Ann", domain="localhost")
+    forged = client.post("/calls/hostile%3Cb%3E/reviews", headers={"Host": "localhost"},
+                         data={"kind": "call", "verdict": "done"})  # a cross-site form has no token
+    assert forged.status_code == 400 and call_reviews(store, "hostile<b>") == []
+    opened = create_app(store, local_only=False).test_client()
+    assert opened.get("/", headers={"Host": "qa-server.example"}).status_code == 200
+
+
+def test_a_review_said_again_replaces_the_reviewers_earlier_verdict_but_not_anothers():
+    store = Store("sqlite://")
+    store_call(store, minimal_report("hello"))
+    said = Review("hostile<b>", "event", "customer_agitation", 2000, 4000, "confirm", "Ann")
+    save_review(store, said)
+    save_review(store, dataclasses.replace(said, verdict="reject", comment="on second listen, calm"))
+    save_review(store, dataclasses.replace(said, reviewer="Bo"))
+    got = sorted((r.reviewer, r.verdict, r.comment) for r in call_reviews(store, "hostile<b>"))
+    assert got == [("Ann", "reject", "on second listen, calm"), ("Bo", "confirm", "")]
+
+
+@pytest.mark.parametrize("bad, why", [
+    (dict(reviewer=" "), "reviewer's name"),
+    (dict(verdict="maybe"), "cannot be"),
+    (dict(subject="shouting"), "unknown event type"),
+    (dict(begin_ms=4000, end_ms=2000), "start before it ends"),
+    (dict(call_id="nope"), "no call"),
+])
+def test_a_review_that_cannot_be_right_is_refused_with_its_reason(bad, why):
+    from audioqa.errors import ReviewError
+
+    store = Store("sqlite://")
+    store_call(store, minimal_report("hello"))
+    review = dataclasses.replace(Review("hostile<b>", "event", "customer_agitation", 2000, 4000, "confirm", "Ann"),
+                                 **bad)
+    with pytest.raises(ReviewError, match=why):
+        save_review(store, review)
+
+
+def test_an_event_review_follows_its_event_when_re_analysis_moves_it():
+    events = [{"type": "agent_freeze", "begin_ms": 1000, "end_ms": 3000},
+              {"type": "customer_agitation", "begin_ms": 1200, "end_ms": 5200},
+              {"type": "customer_agitation", "begin_ms": 9000, "end_ms": 12000}]
+    reviews = [Review("c", "event", "customer_agitation", 1000, 5000, "confirm", "Ann", created_at="1"),
+               Review("c", "event", "customer_agitation", 20000, 22000, "reject", "Ann", created_at="2")]
+    matched, gone = match_events(events, reviews)
+    assert list(matched) == [1] and [r.begin_ms for r in gone] == [20000]
