@@ -311,6 +311,9 @@ def test_exports_open_in_pandas_and_pyarrow(tmp_path, config_file):
                    check=True, capture_output=True)
     by_agent = pd.read_csv(agents)
     assert sorted(by_agent["agent_id"]) == ["A000", "A001"] and by_agent["calls"].sum() == 2
+    assert {"nights", "first_night", "last_night", "score_trend_per_day"} <= set(by_agent.columns)
+    nights = pd.read_csv(tmp_path / "agents.nights.csv")
+    assert nights["calls"].sum() == 2 and {"agent_id", "night", "mean_score"} <= set(nights.columns)
 
 
 def test_a_long_call_gets_time_in_proportion_to_its_length():
@@ -318,3 +321,26 @@ def test_a_long_call_gets_time_in_proportion_to_its_length():
 
     assert call_timeout_s(5 * 60_000, 900, 3.0) == 900  # a 5-minute call: the fixed timeout
     assert call_timeout_s(3 * 3_600_000, 900, 3.0) == 32_400  # a 3-hour call: 3 s per second of audio
+
+
+def test_per_agent_export_shows_each_agents_nights_and_the_scores_trend():
+    from audioqa.batch.export import by_agent, by_agent_night, call_night
+    from audioqa.records import EVENT_TYPES
+
+    def row(agent: str, night: str, score: float, agitation: float, agitated: int) -> dict:
+        return {"agent_id": agent, "night": night, "duration_s": 600.0, "score": score, "passed": score >= 60,
+                "fatal": False, "agitation_score": agitation,
+                **{f"events_{t}": agitated if t == "customer_agitation" else 0 for t in EVENT_TYPES}}
+
+    rows = [row("A1", "2026-11-30", 80, 0.2, 0), row("A1", "2026-11-30", 60, 0.4, 1),
+            row("A1", "2026-12-01", 60, 0.5, 1), row("A1", "2026-12-02", 50, 0.6, 2), row("B2", "2026-12-01", 90, 0.1, 0)]
+    nights = by_agent_night(rows)
+    assert [(n["agent_id"], n["night"], n["calls"], n["mean_score"]) for n in nights] == [
+        ("A1", "2026-11-30", 2, 70.0), ("A1", "2026-12-01", 1, 60.0), ("A1", "2026-12-02", 1, 50.0),
+        ("B2", "2026-12-01", 1, 90.0)]
+    agents = {a["agent_id"]: a for a in by_agent(rows)}
+    assert agents["A1"]["nights"] == 3 and agents["A1"]["first_night"] == "2026-11-30"
+    assert agents["A1"]["score_trend_per_day"] == -10.0  # 70, 60, 50 over three days
+    assert agents["A1"]["events_customer_agitation"] == 4 and agents["B2"]["score_trend_per_day"] is None
+    assert call_night({"start_time": "20261127183000"}) == "2026-11-27"
+    assert call_night({"start_time": None, "updated_at": "2026-12-02T03:00:00+00:00"}) == "2026-12-02"

@@ -5,7 +5,9 @@ comments show as text; the app answers this machine only."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
+from datetime import datetime
 
 import pytest
 
@@ -203,3 +205,65 @@ def test_an_event_review_follows_its_event_when_re_analysis_moves_it():
                Review("c", "event", "customer_agitation", 20000, 22000, "reject", "Ann", created_at="2")]
     matched, gone = match_events(events, reviews)
     assert list(matched) == [1] and [r.begin_ms for r in gone] == [20000]
+
+
+def reviewed_store(url: str = "sqlite://") -> Store:
+    """Three calls reviewed over two weeks; the expected figures are worked out by hand in the test below."""
+    store = Store(url)
+    for call_id in ("c1", "c2", "c3"):
+        store_call(store, {**minimal_report("hello"), "call_id": call_id})
+    w48, w49 = "2026-11-24T10:00:00+00:00", "2026-12-01T10:00:00+00:00"
+    agitation = "customer_agitation"
+    said = [
+        Review("c1", "event", agitation, 1000, 5000, "confirm", "Ann", created_at=w48),
+        Review("c1", "event", agitation, 9000, 12000, "confirm", "Ann", created_at=w48),
+        Review("c2", "event", agitation, 1000, 3000, "confirm", "Ann", created_at=w48),
+        Review("c2", "event", agitation, 8000, 9000, "confirm", "Ann", created_at=w48),
+        Review("c2", "event", agitation, 8000, 9000, "reject", "Bo", created_at=w49),  # the latest word wins
+        Review("c3", "event", agitation, 500, 900, "confirm", "Bo", created_at=w49),
+        Review("c3", "missed", agitation, 10000, 12000, "missed", "Ann", created_at=w49),
+        Review("c3", "missed", agitation, 11000, 13000, "missed", "Bo", created_at=w49),  # the same miss
+        Review("c3", "missed", agitation, 30000, 31000, "missed", "Bo", created_at=w49),
+        Review("c1", "event", "agent_freeze", 6000, 8000, "reject", "Ann", created_at=w48),
+        Review("c1", "rule", "forbidden.x", 0, 0, "confirm", "Ann", reported="fail", created_at=w48),
+        Review("c2", "rule", "forbidden.x", 0, 0, "confirm", "Ann", reported="fail", created_at=w48),
+        Review("c3", "rule", "forbidden.x", 0, 0, "reject", "Bo", reported="fail", created_at=w49),
+        Review("c2", "rule", "greeting", 0, 0, "reject", "Bo", reported="pass", created_at=w49),
+        Review("c3", "rule", "greeting", 0, 0, "confirm", "Bo", reported="pass", created_at=w49),
+    ]
+    for review in said:
+        save_review(store, review)
+    return store
+
+
+def test_eval_reviews_gives_the_hand_computed_precision_and_recall(tmp_path):
+    from audioqa.review.accuracy import review_accuracy
+
+    result = review_accuracy(all_reviews(reviewed_store()))
+    rows = {(r["scope"], r["name"]): r for r in result["overall"]}
+    # agitation: 5 reviewed events, 4 confirmed and 1 rejected (c2's second, by Bo later); 2 distinct misses
+    assert rows["event", "customer_agitation"] == {
+        "scope": "event", "name": "customer_agitation", "reviewed": 5, "confirmed": 4, "rejected": 1, "missed": 2,
+        "precision": 0.8, "recall": round(4 / 6, 3)}
+    assert rows["event", "agent_freeze"]["precision"] == 0.0 and rows["event", "agent_freeze"]["recall"] is None
+    # forbidden.x: failures 2 right, 1 false alarm; greeting: a pass that was a failure (missed), a right pass
+    assert (rows["rule", "forbidden.x"]["precision"], rows["rule", "forbidden.x"]["recall"]) == (round(2 / 3, 3), 1.0)
+    assert rows["rule", "greeting"]["missed"] == 1 and rows["rule", "greeting"]["recall"] == 0.0
+    weeks = {(r["week"], r["name"]): r for r in result["by_week"]}
+    assert weeks["2026-W48", "customer_agitation"]["precision"] == 1.0  # Ann confirmed all 4 in week 48
+    assert weeks["2026-W49", "customer_agitation"]["confirmed"] == 1 and weeks["2026-W49", "customer_agitation"]["rejected"] == 1
+    since = review_accuracy(all_reviews(reviewed_store(), since=datetime(2026, 11, 30)))
+    assert {r["week"] for r in since["by_week"]} == {"2026-W49"}
+
+
+def test_eval_reviews_command_prints_the_same_figures(tmp_path):
+    from typer.testing import CliRunner
+
+    from audioqa.cli import app
+
+    url = f"sqlite:///{tmp_path / 'audioqa.db'}"
+    reviewed_store(url)
+    result = CliRunner().invoke(app, ["eval", "reviews", "--db", url, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {(r["scope"], r["name"]): r for r in json.loads(result.stdout)["overall"]}
+    assert rows["event", "customer_agitation"]["precision"] == 0.8

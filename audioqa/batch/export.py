@@ -1,4 +1,5 @@
-"""Exports for QA tools: one row per call (or per agent) and an events table, as CSV, Parquet or JSON lines.
+"""Exports for QA tools: one row per call and an events table, or one row per agent and one per agent and
+night (an agent's week), as CSV, Parquet or JSON lines.
 
 Exports carry no transcript text. File paths and call ids often contain the caller's number, so PII is
 masked in them too unless asked otherwise.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ def call_row(call: dict[str, Any], report: dict[str, Any], redact: bool) -> dict
         "queue": call.get("queue"),
         "start_time": call.get("start_time"),
         "path": _mask_pii(call["path"]) if redact else call["path"],
+        "night": call_night(call),
         "duration_s": round(report["source"]["duration_ms"] / 1000, 1),
         "language": report.get("language"),
         "layout": report.get("options", {}).get("layout"),
@@ -104,22 +106,51 @@ def collect(store: Store, *, since: datetime | None = None, redact: bool = True)
     return rows, event_rows
 
 
-def by_agent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per-agent aggregates over the exported calls."""
-    agents: dict[str, list[dict]] = {}
+def _aggregate(own: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calls, hours, mean score, pass rate, fatal calls, mean agitation and event counts over some calls."""
+    scores = [r["score"] for r in own if r["score"] is not None]
+    agg = {"calls": len(own), "hours": round(sum(r["duration_s"] for r in own) / 3600, 3),
+           "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
+           "pass_rate": round(sum(bool(r["passed"]) for r in own) / len(own), 3),
+           "fatal_calls": sum(bool(r["fatal"]) for r in own),
+           "mean_agitation": round(sum(r["agitation_score"] or 0 for r in own) / len(own), 3)}
+    for event_type in EVENT_TYPES:
+        agg[f"events_{event_type}"] = sum(r[f"events_{event_type}"] for r in own)
+    return agg
+
+
+def _grouped(rows: list[dict[str, Any]], *keys: str) -> dict[tuple, list[dict[str, Any]]]:
+    groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
-        agents.setdefault(row.get("agent_id") or "unknown", []).append(row)
+        groups.setdefault(tuple(row.get(k) or "unknown" for k in keys), []).append(row)
+    return dict(sorted(groups.items()))
+
+
+def score_trend_per_day(nights: list[dict[str, Any]]) -> float | None:
+    """The least-squares slope of an agent's nightly mean score, in points per day; None under two nights."""
+    points = [(date.fromisoformat(n["night"]).toordinal(), n["mean_score"]) for n in nights
+              if n["mean_score"] is not None and n["night"] != "unknown"]
+    if len({x for x, _ in points}) < 2:
+        return None
+    mean_x, mean_y = sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sum((x - mean_x) ** 2 for x, _ in points)
+    return round(slope, 2)
+
+
+def by_agent_night(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per agent per night: an agent's week, night by night."""
+    return [{"agent_id": agent, "night": night, **_aggregate(own)}
+            for (agent, night), own in _grouped(rows, "agent_id", "night").items()]
+
+
+def by_agent(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-agent aggregates over the exported calls, with the nights they span and the score's trend."""
+    nights = by_agent_night(rows)
     out = []
-    for agent, own in sorted(agents.items()):
-        scores = [r["score"] for r in own if r["score"] is not None]
-        agg = {"agent_id": agent, "calls": len(own), "hours": round(sum(r["duration_s"] for r in own) / 3600, 3),
-               "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
-               "pass_rate": round(sum(bool(r["passed"]) for r in own) / len(own), 3),
-               "fatal_calls": sum(bool(r["fatal"]) for r in own),
-               "mean_agitation": round(sum(r["agitation_score"] or 0 for r in own) / len(own), 3)}
-        for event_type in EVENT_TYPES:
-            agg[f"events_{event_type}"] = sum(r[f"events_{event_type}"] for r in own)
-        out.append(agg)
+    for (agent,), own in _grouped(rows, "agent_id").items():
+        mine = [n for n in nights if n["agent_id"] == agent]
+        out.append({"agent_id": agent, **_aggregate(own), "nights": len(mine), "first_night": mine[0]["night"],
+                    "last_night": mine[-1]["night"], "score_trend_per_day": score_trend_per_day(mine)})
     return out
 
 
@@ -152,14 +183,16 @@ def write_table(rows: list[dict[str, Any]], path: Path, fmt: str, columns: Seque
 
 
 def export(store: Store, out: Path, *, fmt: str, since: datetime | None = None, by: str = "call",
-           redact: bool = True) -> tuple[Path, Path | None, int]:
-    """Write the export; returns (main file, events file or None, rows written)."""
+           redact: bool = True) -> tuple[Path, Path, int]:
+    """Write the export and its companion table beside it: per call, the events (``NAME.events.EXT``);
+    per agent, each agent's nights (``NAME.nights.EXT``). Returns (main file, companion file, rows written)."""
     rows, event_rows = collect(store, since=since, redact=redact)
     if by == "agent":
+        companion = out.with_name(f"{out.stem}.nights{out.suffix}")
+        write_table(by_agent_night(rows), companion, fmt)
         rows = by_agent(rows)
+    else:
+        companion = out.with_name(f"{out.stem}.events{out.suffix}")
+        write_table(event_rows, companion, fmt, columns=EVENT_COLUMNS)
     write_table(rows, out, fmt)
-    events_path = None
-    if by == "call":
-        events_path = out.with_name(f"{out.stem}.events{out.suffix}")
-        write_table(event_rows, events_path, fmt, columns=EVENT_COLUMNS)
-    return out, events_path, len(rows)
+    return out, companion, len(rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -129,6 +129,29 @@ def eval_asr(
     _require_data(manifest)
     whisper, _ = load_whisper(config.models)
     print_result(f"asr: {manifest}", evaluate_asr(manifest, config, whisper), as_json)
+
+
+@eval_app.command("reviews")
+def eval_reviews(
+    db: Annotated[str, typer.Option(help="Database URL of the results store, e.g. sqlite:///out/audioqa.db.")],
+    since: Annotated[Optional[str], typer.Option(help="Only reviews given on or after this date (UTC).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """audioqa's precision per event type and per rule on the site's reviewed calls, the recall that the
+    reviewers' marked misses imply, and both week by week."""
+    from ..batch import Store, parse_since
+    from ..review import all_reviews
+    from ..review.accuracy import review_accuracy
+
+    store = Store(db, create=False)
+    store.migrate()
+    result = review_accuracy(all_reviews(store, since=parse_since(since)))
+    if not result["overall"] and not as_json:
+        err.print("no reviews yet: review calls with `audioqa review`", highlight=False, markup=False)
+        return
+    print_result("reviewed findings", result["overall"], as_json, whole=result)
+    if not as_json and result["by_week"]:
+        out.print(table("by week", result["by_week"]))
 
 
 rules_app = typer.Typer(help="Check rule packs.", no_args_is_help=True)

@@ -248,18 +248,19 @@ def batch(
 @app.command("export")
 def export_cmd(
     db: Annotated[str, typer.Option(help="Database URL, e.g. sqlite:///out/audioqa.db.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Output file; the events table goes beside it (NAME.events.EXT).")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file; the events table (per call) or each agent's "
+                                                         "nights (per agent) go beside it: NAME.events.EXT, NAME.nights.EXT.")],
     fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = "csv",
     since: Annotated[Optional[str], typer.Option(help="Only calls that started since this date.")] = None,
-    by: Annotated[ExportBy, typer.Option(help="call: one row per call; agent: aggregates per agent.")] = "call",
+    by: Annotated[ExportBy, typer.Option(help="call: one row per call; agent: aggregates per agent, and per agent and night.")] = "call",
     redact: Annotated[bool, typer.Option("--redact/--no-redact", help="Mask PII in ids and paths (default: on).")] = True,
 ) -> None:
     """Scores, key metrics, event counts and a pass/fail column per rule, for QA tools."""
     from ..batch import Store, export, parse_since
 
-    main_path, events_path, n = export(Store(db, create=False), out_path, fmt=fmt, since=parse_since(since), by=by,
-                                       redact=redact)
-    out.print(f"{main_path}: {n} rows" + (f"; events: {events_path}" if events_path else ""), highlight=False,
+    main_path, companion, n = export(Store(db, create=False), out_path, fmt=fmt, since=parse_since(since), by=by,
+                                     redact=redact)
+    out.print(f"{main_path}: {n} rows; {'events' if by == 'call' else 'nights'}: {companion}", highlight=False,
               markup=False)
 
 

@@ -67,16 +67,18 @@ def _check(review: Review) -> Review:
     if review.kind in (EVENT, MISSED) and not 0 <= review.begin_ms < review.end_ms:
         raise ReviewError(f"a span must start before it ends (got {review.begin_ms}-{review.end_ms} ms)")
     return Review(review.call_id, review.kind, review.subject, review.begin_ms, review.end_ms, review.verdict,
-                  reviewer, review.comment.strip(), review.reported, review.score)
+                  reviewer, review.comment.strip(), review.reported, review.score,
+                  review.created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def save_review(store: Store, review: Review) -> None:
-    """Record a review, replacing the same reviewer's earlier verdict on the same item."""
+    """Record a review, replacing the same reviewer's earlier verdict on the same item; it is dated now
+    unless ``created_at`` (UTC, ISO 8601) says otherwise (reviews brought from another tool)."""
     review = _check(review)
     values = {"call_id": review.call_id, "kind": review.kind, "subject": review.subject,
               "begin_ms": review.begin_ms, "end_ms": review.end_ms, "verdict": review.verdict,
               "reviewer": review.reviewer, "comment": review.comment or None, "reported": review.reported,
-              "score": review.score, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "score": review.score, "created_at": review.created_at}
     key = [reviews.c[k] == values[k] for k in ("call_id", "kind", "subject", "begin_ms", "end_ms", "reviewer")]
     with store.atomic() as c:
         if not c.execute(sa.select(calls.c.call_id).where(calls.c.call_id == review.call_id)).first():
