@@ -182,6 +182,7 @@ class DetectorOptions(_Section):
 
 class RulesOptions(_Section):
     packs: dict[str, str]
+    disabled: tuple[str, ...] = ()  # rule ids that do not apply at this site (``audioqa calibrate`` writes these)
 
     def pack_path(self, language: str) -> Path | None:
         """The pack for a language, None if there is none. A relative path is taken from the working

@@ -144,7 +144,8 @@ def analyze_audio(audio: Audio, models: Models, config: Config, *, call_id: str,
     events, agitation, customer_kind = detect_events(turns, conversation, prosody, config.detectors)
     done("detectors", events)
 
-    rules, score = apply_rules(turns, events, audio.duration_ms, config.rules.pack_path(language))
+    rules, score = apply_rules(turns, events, audio.duration_ms, config.rules.pack_path(language),
+                               config.rules.disabled)
     done("rules", score)
 
     return CallReport(

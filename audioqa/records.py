@@ -7,6 +7,8 @@ Call Analytics output. Units live in field names.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -341,3 +343,33 @@ class CallReport:
             for word in turn["words"]:
                 del word["speaker"]
         return out
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """A record (nested records included) from its JSON form, e.g. ``from_dict(CallReport, report)`` for a
+    stored report; fields missing from ``data`` take their defaults."""
+    values: dict[str, Any] = {}
+    if cls is CallReport:  # no scorecard is {} in JSON; options may lack what a record requires
+        values["score"] = from_dict(Scorecard, data["score"]) if data.get("score") else None
+        values["options"] = from_dict(CallOptions, {"layout": "", "config_digest": "", **data.get("options", {})})
+    hints = typing.get_type_hints(cls)
+    values |= {f.name: _typed(hints[f.name], data[f.name]) for f in dataclasses.fields(cls)
+               if f.name in data and f.name not in values}
+    if cls is Turn:  # the JSON form leaves out each word's speaker: it is the turn's
+        values["words"] = tuple(dataclasses.replace(w, speaker=values["speaker"]) for w in values["words"])
+    return cls(**values)
+
+
+def _typed(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value)
+    if origin in (typing.Union, types.UnionType):
+        return _typed(next(a for a in args if a is not type(None)), value)
+    if origin is tuple:
+        return tuple(_typed(args[0], v) for v in value)
+    if origin is dict and dataclasses.is_dataclass(args[1]):
+        return {k: _typed(args[1], v) for k, v in value.items()}
+    return value

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from .config import Config
+from .errors import ConfigError
 from .records import AGENT, CUSTOMER, CUSTOMER_AGITATION, CategoryScore, Event, RuleResult, Scorecard, Turn, Word
 from .rules import CallView, Pack, evaluate_pack, load_pack
 
@@ -61,9 +62,12 @@ def score_call(results: Sequence[RuleResult], events: Sequence[Event], duration_
 
 def check_packs(config: Config) -> None:
     """Load every configured rule pack once, before any call is analysed: a pack that cannot be read or
-    is malformed stops the run at the start (RuleError naming file, line and rule), not after hours of ASR."""
-    for language in config.rules.packs:
-        load_pack(config.rules.pack_path(language))
+    is malformed stops the run at the start (RuleError naming file, line and rule), not after hours of ASR;
+    so does a disabled rule id that no pack has (a typo would leave the rule on)."""
+    known = {rule.id for language in config.rules.packs for rule in load_pack(config.rules.pack_path(language)).rules}
+    unknown = sorted(set(config.rules.disabled) - known)
+    if unknown:
+        raise ConfigError(f"rules.disabled: no rule pack has {', '.join(unknown)}")
 
 
 @functools.lru_cache(maxsize=8)
@@ -72,12 +76,14 @@ def _pack(path: str, mtime: float) -> Pack:
 
 
 def apply_rules(turns: Sequence[Turn], events: Sequence[Event], duration_ms: int,
-                pack_path: Path | None) -> tuple[list[RuleResult], Scorecard | None]:
-    """Rule results and the scorecard; no pack for the language gives no rules and no scorecard."""
+                pack_path: Path | None, disabled: Collection[str] = ()) -> tuple[list[RuleResult], Scorecard | None]:
+    """Rule results and the scorecard; no pack for the language gives no rules and no scorecard.
+    Rules in ``disabled`` (``rules.disabled``) are reported, with their hits, as not applicable: not scored."""
     if pack_path is None:
         return [], None
     pack = _pack(str(pack_path), pack_path.stat().st_mtime)
-    results = evaluate_pack(pack, CallView(turns, events, duration_ms))
+    results = [dataclasses.replace(r, applicable=False) if r.id in disabled else r
+               for r in evaluate_pack(pack, CallView(turns, events, duration_ms))]
     return results, score_call(results, events, duration_ms, pass_mark=pack.pass_mark,
                                unscorable=unscorable_reasons(turns))
 
@@ -92,9 +98,10 @@ def turns_and_events(data: dict[str, Any]) -> tuple[list[Turn], list[Event]]:
     return turns, events
 
 
-def rescore_report(data: dict[str, Any], pack_path: str | Path) -> dict[str, Any]:
-    """A stored JSON report with ``rules`` and ``score`` recomputed from its turns and events with a pack."""
+def rescore_report(data: dict[str, Any], pack_path: str | Path, disabled: Collection[str] = ()) -> dict[str, Any]:
+    """A stored JSON report with ``rules`` and ``score`` recomputed from its turns and events with a pack
+    (``disabled``: rule ids that do not apply)."""
     turns, events = turns_and_events(data)
-    results, score = apply_rules(turns, events, data["source"]["duration_ms"], Path(pack_path))
+    results, score = apply_rules(turns, events, data["source"]["duration_ms"], Path(pack_path), disabled)
     return {**data, "rules": [dataclasses.asdict(r) for r in results], "score": dataclasses.asdict(score),
             "options": {**data.get("options", {}), "rules_pack": str(pack_path)}}

@@ -99,6 +99,7 @@ def _clean(text: str) -> str:
     return "".join(ch if ch.isalnum() else " " for ch in text)
 
 
+@functools.lru_cache(maxsize=16384)  # cue and rule phrases are normalised again for every turn they are sought in
 def normalise(text: str, *, digits: bool = True) -> str:
     """The normalised form of a phrase (see the module docstring)."""
     return IndexedText.from_words([Word(text, 0, 0, 1.0)], digits=digits).text

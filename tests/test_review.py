@@ -267,3 +267,132 @@ def test_eval_reviews_command_prints_the_same_figures(tmp_path):
     assert result.exit_code == 0, result.output
     rows = {(r["scope"], r["name"]): r for r in json.loads(result.stdout)["overall"]}
     assert rows["event", "customer_agitation"]["precision"] == 0.8
+
+
+def synthetic_call(call_id: str, agitation: float) -> dict:
+    """A call whose one customer phrase scores ``agitation`` (0-1) on the agitation detector, as a report."""
+    import math
+
+    from audioqa.config import load_config
+    from audioqa.conversation import analyse_conversation
+    from audioqa.detectors import detect_events
+    from audioqa.records import (Baseline, CallOptions, CallReport, SegmentProsody, Source, SpeakerProsody, Turn,
+                                 Word)
+
+    config = load_config()
+
+    def turn(speaker: str, role: str, begin_ms: int, text: str) -> Turn:
+        words = tuple(Word(w, begin_ms + 300 * i, begin_ms + 300 * i + 250, 1.0, speaker)
+                      for i, w in enumerate(text.split()))
+        return Turn(speaker, role, begin_ms, words[-1].end_ms, text, words)
+
+    turns = (turn("ch0", "agent", 0, "hello how can i help you"), turn("ch1", "customer", 2500,
+             "my parcel has not arrived and nobody tells me anything"), turn("ch0", "agent", 6000, "let me check"))
+    units = config.detectors.arousal_center + math.log(agitation / (1 - agitation))  # the logistic, inverted
+    z = {"f0_st": 0.0, "loudness_db": 0.0, "alpha_db": units, "tilt_db_oct": 0.0, "periodicity": 0.0, "rate": 0.0}
+    phrase = SegmentProsody(1, 2500, turns[1].end_ms, 2500, 200.0, 0.0, 3.0, -20.0, 0.0, 4.0, 0.0, z)
+    baseline = Baseline({}, {}, None, 0)
+    prosody = (SpeakerProsody("ch0", "agent", "librosa.yin", baseline, None, (), (), {}, {}),
+               SpeakerProsody("ch1", "customer", "librosa.yin", baseline, None, (phrase,), (phrase,), {}, {}))
+    conversation = analyse_conversation(turns, 10_000, config.conversation)
+    events, call_agitation, kind = detect_events(turns, conversation, prosody, config.detectors)
+    return CallReport(call_id, Source(f"/calls/{call_id}.wav", "a" * 64, 10_000, 16000, 2), "en", {}, (), turns,
+                      conversation, {}, CallOptions("stereo", "x"), prosody, tuple(events), call_agitation,
+                      kind).to_dict()
+
+
+LEVELS = (0.55, 0.60, 0.65, 0.68, 0.78, 0.82, 0.88, 0.93)  # agitation scores of the calibration calls
+
+
+def held_back_precision_now() -> float:
+    """On the held-back calibration calls, the share of agitation events (one a call) that are right."""
+    from audioqa.review.calibrate import held_back
+
+    held = [i for i in range(40) if held_back(f"call{i:03d}", 0.3)]
+    return round(sum(LEVELS[i % len(LEVELS)] >= 0.75 for i in held) / len(held), 3)
+
+
+def calibration_store(url: str, n_calls: int = 40) -> Store:
+    """Calls whose customer is truly agitated when the phrase scores 0.75 or more: reviewers confirm those
+    agitation events and reject the rest (the default threshold, 0.5, reports them all). They also reject
+    every 'calm down' failure. The right threshold lies between 0.68 and 0.78."""
+    store = Store(url)
+    for i in range(n_calls):
+        report = synthetic_call(f"call{i:03d}", LEVELS[i % len(LEVELS)])
+        store_call(store, report)
+        for e in report["events"]:
+            truly = e["score"] >= 0.75
+            save_review(store, Review(report["call_id"], "event", e["type"], e["begin_ms"], e["end_ms"],
+                                      "confirm" if truly else "reject", "Ann", score=e["score"]))
+        save_review(store, Review(report["call_id"], "rule", "forbidden.calm_down", 0, 0, "reject", "Ann",
+                                  reported="fail"))
+        save_review(store, Review(report["call_id"], "call", "", 0, 0, "done", "Ann"))
+    return store
+
+
+def test_calibrate_finds_the_known_threshold_and_it_helps_on_held_back_calls():
+    from audioqa.config import load_config
+    from audioqa.review.calibrate import calibrate
+
+    store = calibration_store("sqlite://")
+    result = calibrate(store, load_config(), all_reviews(store), holdout=0.3)
+    fit = next(f for f in result.fits if f.parameter == "agitation_threshold")
+    assert fit.adopted and 0.68 < fit.fitted <= 0.78
+    assert fit.held_before["precision"] == held_back_precision_now() < 1 and fit.held_before["recall"] == 1.0
+    assert fit.held_after["precision"] == 1.0 and fit.held_after["recall"] == 1.0
+    assert result.calls_held_back >= 5 and result.calls_fitted + result.calls_held_back == 40
+    assert result.detectors == {"agitation_threshold": fit.fitted}  # nothing else had reviews enough to fit
+    assert result.disabled == ("forbidden.calm_down",)
+
+
+def test_calibrate_writes_an_overlay_for_config_and_refuses_too_few_reviews(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from audioqa.cli import app
+    from audioqa.config import load_config
+
+    url = f"sqlite:///{tmp_path / 'audioqa.db'}"
+    calibration_store(url)
+    site = tmp_path / "site.yaml"
+    result = CliRunner().invoke(app, ["calibrate", "--db", url, "--out", str(site)])
+    assert result.exit_code == 0, result.output
+    config = load_config(site)
+    assert 0.68 < config.detectors.agitation_threshold <= 0.78
+    assert config.rules.disabled == ("forbidden.calm_down",)
+    assert f"held-back precision {held_back_precision_now()} -> 1.0" in site.read_text(encoding="utf-8")
+    refused = CliRunner().invoke(app, ["calibrate", "--db", url, "--out", str(tmp_path / "x.yaml"),
+                                       "--min-calls", "50"])
+    assert refused.exit_code == 2 and "too few reviews to calibrate: 40 call(s)" in refused.output
+    assert not (tmp_path / "x.yaml").exists()
+    assert yaml.safe_load(site.read_text(encoding="utf-8"))["detectors"] == {
+        "agitation_threshold": config.detectors.agitation_threshold}
+
+
+@pytest.mark.slow
+def test_a_stored_report_comes_back_as_records_and_the_detectors_find_the_same_events(reports, config):
+    from audioqa.detectors import detect_events
+    from audioqa.records import CallReport, from_dict
+
+    for call_id, analysed in reports.items():
+        stored = json.loads(json.dumps(analysed.to_dict(), ensure_ascii=False))
+        again = from_dict(CallReport, stored)
+        assert json.loads(json.dumps(again.to_dict(), ensure_ascii=False)) == stored, call_id
+        events, agitation, kind = detect_events(again.turns, again.conversation, again.prosody, config.detectors)
+        assert tuple(events) == analysed.events and agitation == analysed.agitation, call_id
+
+
+@pytest.mark.slow
+def test_a_disabled_rule_is_reported_but_not_scored(reports, config):
+    from audioqa.errors import ConfigError
+    from audioqa.scoring import check_packs, rescore_report
+
+    report = reports["zh_complaint_stereo"].to_dict()
+    failed = next(r for r in report["rules"] if r["applicable"] and not r["passed"])
+    pack = config.rules.pack_path("zh")
+    rescored = rescore_report(report, pack, disabled=(failed["id"],))
+    rule = next(r for r in rescored["rules"] if r["id"] == failed["id"])
+    assert not rule["applicable"] and rule["hits"] == failed["hits"]
+    assert rescored["score"]["total"] > rescore_report(report, pack)["score"]["total"]
+    with pytest.raises(ConfigError, match="no rule pack has greting"):
+        check_packs(config.model_copy(update={"rules": config.rules.model_copy(update={"disabled": ("greting",)})}))

@@ -41,6 +41,8 @@ def config_hashes(config: Config) -> tuple[str, str]:
     for language in sorted(config.rules.packs):
         path = config.rules.pack_path(language)
         rules.update(language.encode() + (path.read_bytes() if path and path.is_file() else b""))
+    if config.rules.disabled:  # added later: hashed only when set, so older stores keep their hashes
+        rules.update(json.dumps(sorted(config.rules.disabled)).encode())
     return analysis, rules.hexdigest()
 
 

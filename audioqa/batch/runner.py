@@ -103,7 +103,7 @@ def _run_jobs(jobs: list[Job], out_dir: Path, store: Store, config: Config, summ
             data = store.report(job.call["call_id"])
             language = data.get("language", "")
             pack = config.rules.pack_path(language)
-            data = rescore_report(data, pack) if pack else data
+            data = rescore_report(data, pack, config.rules.disabled) if pack else data
             report_path = out_dir / f"{job.call['call_id']}.json"
             write_report_data(data, report_path)
             if config.report.html:  # the page shows the scorecard: refresh it (decoding only, no ASR)

@@ -165,7 +165,7 @@ def rescore(
         pack = rules_path or config.rules.pack_path(data.get("language", ""))
         if pack is None:
             raise AudioQAError(f"{report_path}: no rule pack for language {data.get('language')!r}; pass --rules")
-        data = rescore_report(data, pack)
+        data = rescore_report(data, pack, config.rules.disabled)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise AudioQAError(f"{report_path}: not a readable audioqa report ({type(e).__name__}: {e})") from None
     target = out_path or report_path
@@ -290,6 +290,49 @@ def review(
         pass
     finally:
         server.close()
+
+
+@app.command()
+def calibrate(
+    db: Annotated[str, typer.Option(help="Database URL of the results store, e.g. sqlite:///out/audioqa.db.")],
+    out_path: Annotated[Path, typer.Option("--out", help="The configuration overlay to write (YAML), for --config.")],
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.8, help="Share of reviewed calls held back to check the fit.")] = 0.3,
+    min_calls: Annotated[int, typer.Option(min=2, help="Calls reviewed to the end needed to fit anything.")] = 20,
+    seed: Annotated[int, typer.Option(help="Changes which calls are held back.")] = 0,
+    config_path: ConfigOption = None,
+) -> None:
+    """Fit the detector thresholds (and which rules apply) to this site's reviews, checked on held-back calls.
+
+    Writes the site's configuration (--config's content, if given, with the adopted values) to --out.
+    """
+    from datetime import datetime, timezone
+
+    import yaml
+
+    from ..batch import Store
+    from ..output import write_atomic
+    from ..review import all_reviews
+    from ..review.calibrate import calibrate as fit, overlay_text
+
+    config = load_config(config_path)
+    store = Store(db, create=False)
+    store.migrate()
+    result = fit(store, config, all_reviews(store), holdout=holdout, seed=seed, min_calls=min_calls)
+    rows = [{"event": f.event_type, "parameter": f.parameter, "current": f.current, "fitted": f.fitted,
+             "adopted": "yes" if f.adopted else "no", "why": f.why,
+             "held-back P": f"{f.held_before['precision']} -> {f.held_after['precision']}",
+             "held-back R": f"{f.held_before['recall']} -> {f.held_after['recall']}",
+             "fitted P": f"{f.fit_before['precision']} -> {f.fit_after['precision']}",
+             "fitted R": f"{f.fit_before['recall']} -> {f.fit_after['recall']}"} for f in result.fits]
+    out.print(table(f"thresholds: {result.calls_fitted} calls fitted, {result.calls_held_back} held back", rows))
+    if result.rules:
+        out.print(table("rules (share of reported failures that reviewers confirmed)",
+                        [{"rule": r.rule_id, "fitted": f"{r.fit_precision} of {r.fit_failures}",
+                          "held back": f"{r.held_precision} of {r.held_failures}",
+                          "turned off": "yes" if r.disable else "no"} for r in result.rules]))
+    base = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path else None
+    write_atomic(out_path, overlay_text(result, base, when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")))
+    out.print(f"{out_path}: written; use it with --config {out_path}", highlight=False, markup=False)
 
 
 @app.command()

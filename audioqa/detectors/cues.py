@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -13,8 +14,13 @@ from ..text import IndexedText, find_normalised
 def cue_hits(text: str, phrases: Sequence[str]) -> list[str]:
     """The phrases of a cue list found in ``text``, matched as the rule engine's normalised mode does
     (case, width, punctuation and script ignored; Latin words whole: "sue" is not in "issue")."""
-    index = IndexedText.from_words([Word(text, 0, 0, 1.0)])
+    index = _indexed(text)
     return [p for p in phrases if find_normalised(index, p)]
+
+
+@functools.lru_cache(maxsize=4096)  # a turn's text is searched for every kind of cue (and again by calibrate)
+def _indexed(text: str) -> IndexedText:
+    return IndexedText.from_words([Word(text, 0, 0, 1.0)])
 
 
 def acoustic_arousal(p: SegmentProsody, options: DetectorOptions) -> tuple[float, dict[str, float]]:
