@@ -89,11 +89,12 @@ def test_a_reviewer_reviews_a_call_end_to_end_and_the_reviews_outlive_restart_an
     rule_row.locator("button[value=reject]").click()
     assert "rejected by Ann Reviewer" in page.locator("tr", has_text="forbidden.dont_know").inner_text()
     # mark a missed counter-escalation by clicking its start and end on the timeline
-    box = page.locator("#timeline").bounding_box()
     duration_s = report["source"]["duration_ms"] / 1000
     page.select_option("#mark-miss select[name=subject]", "agent_counter_escalation")
-    page.mouse.click(box["x"] + box["width"] * 0.50, box["y"] + 3)
-    page.mouse.click(box["x"] + box["width"] * 0.60, box["y"] + 3)
+    page.locator("#timeline").scroll_into_view_if_needed()
+    box = page.locator("#timeline").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.50, box["y"] + box["height"] / 2)
+    page.mouse.click(box["x"] + box["width"] * 0.60, box["y"] + box["height"] / 2)
     begin_s, end_s = float(page.input_value("#miss-from")), float(page.input_value("#miss-to"))
     assert begin_s == pytest.approx(duration_s * 0.5, abs=0.3) and end_s == pytest.approx(duration_s * 0.6, abs=0.3)
     page.locator("#mark-miss button").click()

@@ -42,7 +42,8 @@ th{cursor:pointer;background:#edf2f7}.clickable{cursor:pointer}.legend span{marg
 .ok{color:#2f855a}.ko{color:#c53030;font-weight:600}.na{color:#a0aec0}
 form.review{display:inline-flex;gap:4px;align-items:center;margin-left:8px}form.review input[name=comment]{width:14em}
 .verdict-confirm{color:#2f855a;font-weight:600}.verdict-reject{color:#c53030;font-weight:600}
-#mark-miss input[type=number]{width:6em}
+#mark-miss input[type=number],#filters input[type=number]{width:6em}#filters label{margin-right:14px;white-space:nowrap}
+td.night{white-space:nowrap}
 """
 
 _JS = """
@@ -300,7 +301,7 @@ def render_call_page(report: dict[str, Any], *, audio_src: str | None, review: R
 {_timeline(report)}<ul id="events">{events or "<li>no events</li>"}</ul></section>
 {_review_section(report, review) if review else ""}
 <section><h2>Transcript</h2><div id="transcript">{_transcript(report)}</div></section>
-<section><h2>Scorecard</h2>{_scorecard(report, review)}</section>
+<section id="scorecard"><h2>Scorecard</h2>{_scorecard(report, review)}</section>
 </main><script>{_JS}{_MARK_JS if review else ""}</script></body></html>
 """
 
@@ -368,13 +369,14 @@ def render_review_index(rows: Sequence[dict[str, Any]], *, reviewer: str, filter
     for r in rows:
         score = r.get("score")
         body.append(f'<tr><td><a href="{_e(r["link"])}">{_e(r["call_id"])}</a></td><td>{_e(r.get("agent_id") or "")}</td>'
-                    f'<td>{_e(r.get("night") or "")}</td><td data-sort="{r.get("duration_s", 0)}">{r.get("duration_s", 0):.0f} s</td>'
+                    f'<td class="night">{_e(r.get("night") or "")}</td><td data-sort="{r.get("duration_s", 0)}">{r.get("duration_s", 0):.0f} s</td>'
                     f'<td data-sort="{"" if score is None else score}">{"" if score is None else score}</td>'
-                    f'<td>{"FATAL" if r.get("fatal") else ""}</td><td>{_e(r.get("flags", ""))}</td>'
+                    f'<td>{"FATAL" if r.get("fatal") else ""}</td><td>{_e(r.get("flags", "").replace(",", ", "))}</td>'
                     + "".join(f'<td>{r.get(f"events_{t}", 0)}</td>' for t in EVENT_TYPES)
                     + f'<td data-sort="{r.get("reviews", 0)}">{r.get("reviews", 0)}{" ✓" if r.get("done") else ""}</td></tr>')
+    short = [t.replace("customer_", "").replace("agent_", "").replace("_agent", "").replace("_", " ") for t in EVENT_TYPES]
     head = "".join(f"<th>{_e(h)}</th>" for h in ("call", "agent", "night", "duration", "score", "fatal", "flags",
-                                                 *EVENT_TYPES, "reviews"))
+                                                 *short, "reviews"))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>audioqa review</title>'
             f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
             f'script-src \'unsafe-inline\'; form-action \'self\'"><style>{_CSS}</style></head><body><header>'
