@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -171,6 +172,20 @@ def test_the_app_answers_this_machine_only_and_only_its_own_forms(tmp_path):
     assert forged.status_code == 400 and call_reviews(store, "hostile<b>") == []
     opened = create_app(store, local_only=False).test_client()
     assert opened.get("/", headers={"Host": "qa-server.example"}).status_code == 200
+
+
+def test_a_reviewer_name_in_any_script_and_with_cookie_syntax_comes_back_whole(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'audioqa.db'}")
+    store_call(store, minimal_report("hello"))
+    client = create_app(store).test_client()
+    local = {"Host": "127.0.0.1:8000"}
+    token = re.search(r'name="token" value="([^"]+)"', client.get("/", headers=local).text)[1]
+    name = '张伟 "QA"; Path=/x'
+    assert client.post("/reviewer", data={"reviewer": name, "token": token}, headers=local).status_code == 303
+    assert client.post("/calls/hostile%3Cb%3E/reviews", data={"kind": "call", "verdict": "done", "token": token},
+                       headers=local).status_code == 303
+    assert [r.reviewer for r in call_reviews(store, "hostile<b>")] == [name]
+    assert "张伟 &quot;QA&quot;; Path=/x" in client.get("/", headers=local).text
 
 
 def test_a_review_said_again_replaces_the_reviewers_earlier_verdict_but_not_anothers():
