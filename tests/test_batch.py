@@ -9,11 +9,9 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -236,36 +234,6 @@ def test_sigterm_stops_the_batch_cleanly_and_a_rerun_finishes(tmp_path, config_f
     rerun = run(str(inputs), "--out", str(out), "--config", str(config_file))
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     check_complete(url, out, n_good=4)
-
-
-def _postgres_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A throwaway PostgreSQL server (Debian's package; `make test` installs it) on a private socket."""
-    bindir = _postgres_bin()
-    if bindir is None or os.geteuid() != 0:
-        pytest.fail("PostgreSQL is not installed (make test installs Debian's postgresql) or not running as root")
-    base = Path(tempfile.mkdtemp(prefix="audioqa-pg-"))
-    data, sockets = base / "data", base / "run"
-    sockets.mkdir()
-    os.chmod(base, 0o755)
-    shutil.chown(base, "postgres")
-    shutil.chown(sockets, "postgres")
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    port = "55439"
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {sockets} -c listen_addresses=''", "start"], check=True, capture_output=True)
-    subprocess.run([*as_postgres, str(bindir / "createdb"), "-h", str(sockets), "-p", port, "audioqa"], check=True)
-    yield f"postgresql+psycopg://postgres@/audioqa?host={sockets}&port={port}"
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                   capture_output=True)
-    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_batch_against_postgresql(tmp_path, config_file, postgres_url):

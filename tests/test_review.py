@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime
+from urllib.parse import quote
 
 import pytest
 
@@ -166,6 +167,7 @@ def test_the_app_answers_this_machine_only_and_only_its_own_forms(tmp_path):
     client = create_app(store).test_client()
     assert client.get("/", headers={"Host": "attacker.example"}).status_code == 403  # DNS rebinding
     assert client.get("/", headers={"Host": "localhost:8000"}).status_code == 200
+    assert client.get("/", headers={"Host": "127.0.0.2:8000"}).status_code == 200  # served on --host 127.0.0.2
     client.set_cookie("audioqa_reviewer", "Ann", domain="localhost")
     forged = client.post("/calls/hostile%3Cb%3E/reviews", headers={"Host": "localhost"},
                          data={"kind": "call", "verdict": "done"})  # a cross-site form has no token
@@ -186,6 +188,108 @@ def test_a_reviewer_name_in_any_script_and_with_cookie_syntax_comes_back_whole(t
                        headers=local).status_code == 303
     assert [r.reviewer for r in call_reviews(store, "hostile<b>")] == [name]
     assert "张伟 &quot;QA&quot;; Path=/x" in client.get("/", headers=local).text
+
+
+class Reviewer:
+    """One reviewer signed in to the review app (Flask's test client), posting its forms as the page does."""
+
+    def __init__(self, app, name: str):
+        self.client, self.host = app.test_client(), {"Host": "127.0.0.1:8000"}
+        self.token = re.search(r'name="token" value="([^"]+)"', self.client.get("/", headers=self.host).text)[1]
+        self.client.post("/reviewer", data={"reviewer": name, "token": self.token}, headers=self.host)
+
+    def post(self, call_id: str, **form) -> int:
+        return self.client.post(f"/calls/{quote(call_id, safe='')}/reviews", data={**form, "token": self.token},
+                                headers=self.host).status_code
+
+    def page(self, call_id: str) -> str:
+        return self.client.get(f"/calls/{quote(call_id, safe='')}", headers=self.host).text
+
+
+def test_a_reviewer_removes_only_their_own_missed_marks_and_no_verdicts():
+    store = Store("sqlite://")
+    store_call(store, {**minimal_report("hello"), "call_id": "c1"})
+    app = create_app(store)
+    ann, bo = Reviewer(app, "Ann"), Reviewer(app, "Bo")
+    assert bo.post("c1", kind="event", subject="customer_agitation", begin_ms=2000, end_ms=4000,
+                   verdict="confirm") == 303
+    assert bo.post("c1", kind="missed", subject="agent_freeze", from_s=5, to_s=6, verdict="missed") == 303
+    assert bo.post("c1", kind="call", verdict="done") == 303
+    assert ann.post("c1", kind="missed", subject="agent_freeze", from_s=7, to_s=8, verdict="missed") == 303
+    ids = {(r.reviewer, r.kind): r.id for r in call_reviews(store, "c1")}
+    assert ann.page("c1").count('name="review_id"') == 1  # only Ann's own mark offers "remove"
+    for kind in ("event", "missed", "call"):
+        ann.post("c1", kind="delete", review_id=ids["Bo", kind])
+    assert ann.post("c1", kind="delete", review_id=ids["Ann", "missed"]) == 303
+    assert sorted((r.reviewer, r.kind) for r in call_reviews(store, "c1")) == [
+        ("Bo", "call"), ("Bo", "event"), ("Bo", "missed")]
+
+
+def test_a_verdict_on_an_event_that_re_analysis_moved_replaces_the_earlier_one():
+    from audioqa.review.accuracy import review_accuracy
+
+    store = Store("sqlite://")
+    report = {**minimal_report("hello"), "call_id": "c1"}
+    store_call(store, report)
+    app = create_app(store)
+    ann, bo = Reviewer(app, "Ann"), Reviewer(app, "Bo")
+    ann.post("c1", kind="event", subject="customer_agitation", begin_ms=2000, end_ms=4000, verdict="reject")
+    bo.post("c1", kind="event", subject="customer_agitation", begin_ms=2000, end_ms=4000, verdict="reject")
+    moved = {**report, "events": [{**report["events"][0], "begin_ms": 2100}]}  # the night's re-analysis
+    store.finish({"call_id": "c1"}, moved, "report.json")
+    assert ann.post("c1", kind="event", subject="customer_agitation", begin_ms=2100, end_ms=4000,
+                    verdict="confirm") == 303
+    said = sorted((r.reviewer, r.begin_ms, r.verdict) for r in call_reviews(store, "c1"))
+    assert said == [("Ann", 2100, "confirm"), ("Bo", 2000, "reject")]  # Bo's word is his own
+
+
+def test_odd_form_values_are_refused_with_400_not_a_crash():
+    store = Store("sqlite://")
+    store_call(store, {**minimal_report("hello"), "call_id": "c1"})
+    ann = Reviewer(create_app(store), "Ann")
+    for form in ({"kind": "missed", "subject": "agent_freeze", "from_s": "inf", "to_s": "1e400"},
+                 {"kind": "missed", "subject": "agent_freeze", "from_s": "nan", "to_s": "2"},
+                 {"kind": "delete", "review_id": "99999999999999999999999"},
+                 {"kind": "event", "subject": "customer_agitation", "begin_ms": "x", "end_ms": "1"},
+                 {"kind": "call", "verdict": "maybe"}, {}):
+        assert ann.post("c1", **{"verdict": "missed", **form}) == 400, form
+    odd_token = ann.client.post("/calls/c1/reviews", data={"kind": "call", "verdict": "done", "token": "é"},
+                                headers=ann.host)
+    assert odd_token.status_code == 400 and call_reviews(store, "c1") == []
+
+
+def test_a_call_reviewed_to_the_end_by_two_reviewers_names_both():
+    store = Store("sqlite://")
+    store_call(store, {**minimal_report("hello"), "call_id": "c1"})
+    app = create_app(store)
+    for name in ("Ann", "Bo"):
+        Reviewer(app, name).post("c1", kind="call", verdict="done")
+    assert "Reviewed to the end by Ann, Bo" in Reviewer(app, "Cy").page("c1")
+
+
+def test_the_same_review_saved_twice_at_once_on_postgresql_is_kept_once(postgres_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(postgres_url)
+    store.migrate()
+    for trial in range(10):
+        call_id = f"double-click-{trial}"
+        store_call(store, {**minimal_report("hello"), "call_id": call_id})
+        review = Review(call_id, "event", "customer_agitation", 2000, 4000, "confirm", "Ann")
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: save_review(store, review), range(4)))  # raises if any save failed
+        assert len(call_reviews(store, call_id)) == 1
+
+
+def test_reviews_since_a_time_with_an_offset_mean_that_moment():
+    store = reviewed_store()
+    save_review(store, Review("c1", "missed", "agent_freeze", 0, 1000, "missed", "Ann",
+                              created_at="2026-12-01T23:30:00-05:00"))  # 04:30 UTC on 2 December
+    (late,) = [r for r in all_reviews(store, since=datetime(2026, 12, 2)) if r.kind == "missed"]
+    assert late.created_at == "2026-12-02T04:30:00"
+    from audioqa.batch import parse_since
+
+    assert parse_since("2026-12-02T10:00+05:00", utc=True) == datetime(2026, 12, 2, 5, 0)
 
 
 def test_a_review_said_again_replaces_the_reviewers_earlier_verdict_but_not_anothers():
@@ -363,6 +467,21 @@ def test_calibrate_finds_the_known_threshold_and_it_helps_on_held_back_calls():
     assert result.calls_held_back >= 5 and result.calls_fitted + result.calls_held_back == 40
     assert result.detectors == {"agitation_threshold": fit.fitted}  # nothing else had reviews enough to fit
     assert result.disabled == ("forbidden.calm_down",)
+
+
+def test_calibrate_counts_an_event_as_right_only_if_its_latest_verdict_confirms_it():
+    from audioqa.review.calibrate import reviewed_calls
+
+    store = Store("sqlite://")
+    report = synthetic_call("c1", 0.9)
+    store_call(store, report)
+    (event,) = report["events"]
+    span = ("c1", "event", event["type"], event["begin_ms"], event["end_ms"])
+    save_review(store, Review(*span, "confirm", "Ann", created_at="2026-12-01T10:00:00"))
+    save_review(store, Review(*span, "reject", "Bo", created_at="2026-12-02T10:00:00"))
+    save_review(store, Review("c1", "call", "", 0, 0, "done", "Bo"))
+    (call,) = reviewed_calls(store, all_reviews(store))
+    assert call.right == {}
 
 
 def test_calibrate_writes_an_overlay_for_config_and_refuses_too_few_reviews(tmp_path):

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +119,15 @@ def _run_jobs(jobs: list[Job], out_dir: Path, store: Store, config: Config, summ
                out_dir=out_dir, summary=summary, progress=progress, owner=new_owner(), stop=stop, **kwargs)
 
 
-def parse_since(text: str | None) -> datetime | None:
+def parse_since(text: str | None, *, utc: bool = False) -> datetime | None:
+    """A ``--since`` date or time. Calls are dated by the wall clock of their names or files, so an offset
+    is dropped; with ``utc`` (times stored in UTC, as reviews are) the moment is converted to UTC instead."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=None)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise AudioQAError(f"--since {text!r}: expected a date such as 2026-11-27 or 2026-11-27T18:00") from None
+    if utc and moment.tzinfo:
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None)

@@ -176,8 +176,12 @@ class Store:
 
     def migrate(self) -> None:
         """Create the tables and columns this audioqa has and the store lacks (a store from an older version)."""
-        metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        try:
+            metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
+        except sa.exc.SQLAlchemyError as e:  # e.g. a database login that may read but not create tables
+            raise StoreError(f"cannot bring the results database up to date (new tables or columns): "
+                             f"{type(e).__name__}: {str(e).splitlines()[0]}") from None
 
     @contextmanager
     def atomic(self) -> Iterator[sa.Connection]:

@@ -145,7 +145,7 @@ def eval_reviews(
 
     store = Store(db, create=False)
     store.migrate()
-    result = review_accuracy(all_reviews(store, since=parse_since(since)))
+    result = review_accuracy(all_reviews(store, since=parse_since(since, utc=True)))
     if not result["overall"] and not as_json:
         err.print("no reviews yet: review calls with `audioqa review`", highlight=False, markup=False)
         return

@@ -282,7 +282,8 @@ def review(
     store = Store(db or default_url(out_dir), create=False)  # a mistyped path is an error, not a new database
     store.migrate()  # a store from before reviews gains their table
     server = serve(store, host=host, port=port)
-    out.print(f"audioqa review: http://{'localhost' if host == '127.0.0.1' else host}:{server.effective_port}/ "
+    name = "localhost" if host == "127.0.0.1" else f"[{host}]" if ":" in host else host
+    out.print(f"audioqa review: http://{name}:{server.effective_port}/ "
               f"(Ctrl-C to stop)", highlight=False, markup=False)
     try:
         server.run()

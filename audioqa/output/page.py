@@ -240,7 +240,8 @@ def _review_section(report: dict[str, Any], review: ReviewControls) -> str:
         f'<li class="missed"><span class="clickable" data-begin-ms="{m["begin_ms"]}"><b>{_e(m["type"])}</b> '
         f'{_clock(m["begin_ms"])}–{_clock(m["end_ms"])}</span> marked by {_e(m["reviewer"])}'
         + (f' <q class="comment">{_e(m["comment"])}</q>' if m.get("comment") else "")
-        + _form(review, {"kind": "delete", "review_id": m["id"]}, (("delete", "remove"),), comment=None) + "</li>"
+        + (_form(review, {"kind": "delete", "review_id": m["id"]}, (("delete", "remove"),), comment=None)
+           if m["reviewer"] == review.reviewer else "") + "</li>"
         for m in review.missed)
     gone = "".join(f'<li>{_e(g["type"])} {_clock(g["begin_ms"])}–{_clock(g["end_ms"])}: {_e(g["verdict"])}ed by '
                    f'{_e(g["reviewer"])}, no such event since re-analysis</li>' for g in review.gone)

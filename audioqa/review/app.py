@@ -26,11 +26,10 @@ from ..batch.store import DONE, Store, calls, events, reviews, scores
 from ..errors import ReviewError
 from ..output.page import ReviewControls, Verdict, render_call_page, render_review_index, render_reviewer_form
 from ..records import EVENT_TYPES
-from .reviews import (CALL, EVENT, MISSED, RULE, Review, call_reviews, delete_review, latest, match_events,
-                      rule_result, rule_verdicts, save_review)
+from .reviews import (CALL, EVENT, MISSED, RULE, Review, call_reviews, delete_review, match_events, rule_result,
+                      rule_verdicts, save_review, superseded)
 
 COOKIE = "audioqa_reviewer"
-LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
                                "media-src 'self'; img-src data:; form-action 'self'; base-uri 'none'; "
@@ -67,9 +66,9 @@ def create_app(store: Store, *, local_only: bool = True) -> Flask:
 
     @app.before_request
     def guard() -> None:
-        if local_only and host_name(request.host) not in LOCAL_NAMES:
+        if local_only and not is_loopback(host_name(request.host)):
             abort(403)
-        if request.method == "POST" and not hmac.compare_digest(request.form.get("token", ""), token):
+        if request.method == "POST" and not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
             abort(400, "This page is out of date (the review app was restarted): reload it and try again.")
 
     @app.after_request
@@ -130,7 +129,7 @@ def create_app(store: Store, *, local_only: bool = True) -> Flask:
             abort(404)
         try:
             anchor = _record(store, report, call_id, request.form, name)
-        except (ReviewError, ValueError) as e:
+        except (ReviewError, ValueError, OverflowError) as e:
             abort(400, str(e))
         return redirect(f"{call_link(call_id)}#{anchor}", code=303)
 
@@ -141,7 +140,10 @@ def _record(store: Store, report: dict[str, Any], call_id: str, form: Any, revie
     """Save (or delete) what a review form says; returns the page anchor to go back to."""
     kind, subject, comment = form.get("kind", ""), form.get("subject", ""), form.get("comment", "")
     if kind == "delete":
-        delete_review(store, call_id, int(form.get("review_id", "")))
+        review_id = int(form.get("review_id", ""))
+        if not 0 < review_id < 2**63:
+            raise ReviewError("no such review")
+        delete_review(store, call_id, review_id, reviewer)
         return "review"
     if kind == MISSED:
         begin_ms, end_ms = round(float(form.get("from_s", "")) * 1000), round(float(form.get("to_s", "")) * 1000)
@@ -151,12 +153,14 @@ def _record(store: Store, report: dict[str, Any], call_id: str, form: Any, revie
         return "review"
     if kind == EVENT:
         begin_ms, end_ms = int(form.get("begin_ms", "")), int(form.get("end_ms", ""))
-        event = next((e for e in report.get("events", []) if e["type"] == subject and e["begin_ms"] == begin_ms
+        events = report.get("events", [])
+        index = next((i for i, e in enumerate(events) if e["type"] == subject and e["begin_ms"] == begin_ms
                       and e["end_ms"] == end_ms), None)
-        if event is None:
+        if index is None:
             raise ReviewError("the call has no such event any more: reload the page")
         save_review(store, Review(call_id, EVENT, subject, begin_ms, end_ms, form.get("verdict", ""), reviewer,
-                                  comment, score=event["score"]))
+                                  comment, score=events[index]["score"]),
+                    replaces=superseded(events, call_reviews(store, call_id), index, reviewer))
         return "events"
     if kind == RULE:
         rule = next((r for r in report.get("rules", []) if r["id"] == subject), None)
@@ -182,7 +186,7 @@ def _controls(report: dict[str, Any], items: list[Review], *, action: str, token
                  "comment": r.comment} for r in items if r.kind == MISSED],
         gone=[{"type": r.subject, "begin_ms": r.begin_ms, "end_ms": r.end_ms, "verdict": r.verdict,
                "reviewer": r.reviewer} for r in gone],
-        done_by=sorted({r.reviewer for r in latest(items) if r.kind == CALL}))
+        done_by=sorted({r.reviewer for r in items if r.kind == CALL}))
 
 
 def _call_rows(store: Store, filters: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:

@@ -105,8 +105,9 @@ def reviewed_calls(store: Store, items: Sequence[Review]) -> list[ReviewedCall]:
             continue
         mine = [r for r in items if r.call_id == call_id]
         right: dict[str, list[tuple[int, int]]] = {}
-        for r in latest(x for x in mine if x.kind == EVENT and x.verdict == CONFIRM):
-            right.setdefault(r.subject, []).append((r.begin_ms, r.end_ms))
+        for r in latest(x for x in mine if x.kind == EVENT):  # a later reject overturns a confirmation
+            if r.verdict == CONFIRM:
+                right.setdefault(r.subject, []).append((r.begin_ms, r.end_ms))
         for r in mine:
             if r.kind == MISSED:
                 right.setdefault(r.subject, []).append((r.begin_ms, r.end_ms))

@@ -53,6 +53,14 @@ class Review:
         return self.call_id, self.kind, self.subject, self.begin_ms, self.end_ms
 
 
+def utc_iso(moment: datetime) -> str:
+    """A moment as the reviews table stores it: UTC, ISO 8601 to the second, no offset written.
+    A moment without a time zone is taken as UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds")
+
+
 def _check(review: Review) -> Review:
     reviewer = review.reviewer.strip()
     if not reviewer:
@@ -66,31 +74,54 @@ def _check(review: Review) -> Review:
         raise ReviewError(f"unknown event type {review.subject!r}")
     if review.kind in (EVENT, MISSED) and not 0 <= review.begin_ms < review.end_ms:
         raise ReviewError(f"a span must start before it ends (got {review.begin_ms}-{review.end_ms} ms)")
+    try:
+        created_at = utc_iso(datetime.fromisoformat(review.created_at) if review.created_at
+                             else datetime.now(timezone.utc))
+    except ValueError:
+        raise ReviewError(f"a review's time must be ISO 8601 (got {review.created_at!r})") from None
     return Review(review.call_id, review.kind, review.subject, review.begin_ms, review.end_ms, review.verdict,
-                  reviewer, review.comment.strip(), review.reported, review.score,
-                  review.created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                  reviewer, review.comment.strip(), review.reported, review.score, created_at)
 
 
-def save_review(store: Store, review: Review) -> None:
+def save_review(store: Store, review: Review, *, replaces: Sequence[int] = ()) -> None:
     """Record a review, replacing the same reviewer's earlier verdict on the same item; it is dated now
-    unless ``created_at`` (UTC, ISO 8601) says otherwise (reviews brought from another tool)."""
+    unless ``created_at`` (ISO 8601; stored in UTC) says otherwise (reviews brought from another tool).
+
+    Args:
+        replaces: ids of the reviewer's earlier reviews of the same call that this one supersedes (their
+            verdict on an event that re-analysis has since moved), removed with the same commit.
+    """
     review = _check(review)
     values = {"call_id": review.call_id, "kind": review.kind, "subject": review.subject,
               "begin_ms": review.begin_ms, "end_ms": review.end_ms, "verdict": review.verdict,
               "reviewer": review.reviewer, "comment": review.comment or None, "reported": review.reported,
               "score": review.score, "created_at": review.created_at}
     key = [reviews.c[k] == values[k] for k in ("call_id", "kind", "subject", "begin_ms", "end_ms", "reviewer")]
-    with store.atomic() as c:
-        if not c.execute(sa.select(calls.c.call_id).where(calls.c.call_id == review.call_id)).first():
-            raise ReviewError(f"no call {review.call_id!r} in the results database")
-        if not c.execute(reviews.update().where(*key).values(**values)).rowcount:
-            c.execute(reviews.insert().values(**values))
+    for attempt in range(2):
+        try:
+            with store.atomic() as c:
+                if not c.execute(sa.select(calls.c.call_id).where(calls.c.call_id == review.call_id)).first():
+                    raise ReviewError(f"no call {review.call_id!r} in the results database")
+                if replaces:
+                    c.execute(reviews.delete().where(reviews.c.id.in_(list(replaces)),
+                                                     reviews.c.call_id == review.call_id,
+                                                     reviews.c.reviewer == review.reviewer))
+                if not c.execute(reviews.update().where(*key).values(**values)).rowcount:
+                    c.execute(reviews.insert().values(**values))
+            return
+        except sa.exc.IntegrityError:
+            # the same review saved at the same moment (a double click): on PostgreSQL both saves can
+            # find nothing to update and both insert; the second, tried again, updates the first's row
+            if attempt:
+                raise
 
 
-def delete_review(store: Store, call_id: str, review_id: int) -> bool:
-    """Remove one review of a call (a miss marked by mistake); False when there was none."""
+def delete_review(store: Store, call_id: str, review_id: int, reviewer: str) -> bool:
+    """Remove a miss that ``reviewer`` marked on a call by mistake; False when there was none (no one
+    removes another reviewer's marks, nor verdicts: those are replaced by saying them again)."""
     with store.atomic() as c:
-        result = c.execute(reviews.delete().where(reviews.c.id == review_id, reviews.c.call_id == call_id))
+        result = c.execute(reviews.delete().where(reviews.c.id == review_id, reviews.c.call_id == call_id,
+                                                  reviews.c.kind == MISSED, reviews.c.reviewer == reviewer))
         return bool(result.rowcount)
 
 
@@ -107,10 +138,11 @@ def call_reviews(store: Store, call_id: str) -> list[Review]:
 
 
 def all_reviews(store: Store, *, since: datetime | None = None) -> list[Review]:
-    """Every review in the store, oldest first; ``since``: only those made on or after it (UTC)."""
+    """Every review in the store, oldest first; ``since``: only those made on or after it (UTC when it
+    has no time zone)."""
     if since is None:
         return _rows(store)
-    return _rows(store, reviews.c.created_at >= since.replace(tzinfo=None).isoformat(timespec="seconds"))
+    return _rows(store, reviews.c.created_at >= utc_iso(since))
 
 
 def latest(items: Iterable[Review]) -> list[Review]:
@@ -135,13 +167,33 @@ def match_events(events: Sequence[dict[str, Any]], items: Iterable[Review]) -> t
     matched: dict[int, Review] = {}
     unmatched = []
     for review in latest(r for r in items if r.kind == EVENT):
-        best = max(((overlap_ms(review.begin_ms, review.end_ms, e["begin_ms"], e["end_ms"]), i)
-                    for i, e in enumerate(events) if e["type"] == review.subject), default=(0, -1))
-        if best[0] <= 0:
+        index = _event_of(events, review)
+        if index is None:
             unmatched.append(review)
-        elif best[1] not in matched or matched[best[1]].created_at <= review.created_at:
-            matched[best[1]] = review
+        elif index not in matched or matched[index].created_at <= review.created_at:
+            matched[index] = review
     return matched, unmatched
+
+
+def _event_of(events: Sequence[dict[str, Any]], review: Review) -> int | None:
+    """The index of the event of the review's type that overlaps its span most; None when none does."""
+    overlap, index = max(((overlap_ms(review.begin_ms, review.end_ms, e["begin_ms"], e["end_ms"]), i)
+                          for i, e in enumerate(events) if e["type"] == review.subject), default=(0, -1))
+    return index if overlap > 0 else None
+
+
+def superseded(events: Sequence[dict[str, Any]], items: Iterable[Review], index: int, reviewer: str) -> list[int]:
+    """Ids of ``reviewer``'s event reviews that apply to ``events[index]`` but were given to another span of it
+    (before re-analysis moved it): a new verdict on the event replaces them."""
+    event = events[index]
+    out = []
+    for review in items:
+        if (review.kind != EVENT or review.reviewer != reviewer or review.subject != event["type"]
+                or (review.begin_ms, review.end_ms) == (event["begin_ms"], event["end_ms"])):
+            continue
+        if review.id is not None and _event_of(events, review) == index:
+            out.append(review.id)
+    return out
 
 
 def rule_verdicts(items: Iterable[Review]) -> dict[str, Review]:
