@@ -68,7 +68,8 @@ def create_app(store: Store, *, local_only: bool = True) -> Flask:
     def guard() -> None:
         if local_only and not is_loopback(host_name(request.host)):
             abort(403)
-        if request.method == "POST" and not hmac.compare_digest(request.form.get("token", "").encode(), token.encode()):
+        posted = request.form.get("token", "").encode()  # bytes: compare_digest refuses non-ASCII text
+        if request.method == "POST" and not hmac.compare_digest(posted, token.encode()):
             abort(400, "This page is out of date (the review app was restarted): reload it and try again.")
 
     @app.after_request

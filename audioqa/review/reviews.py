@@ -185,15 +185,9 @@ def _event_of(events: Sequence[dict[str, Any]], review: Review) -> int | None:
 def superseded(events: Sequence[dict[str, Any]], items: Iterable[Review], index: int, reviewer: str) -> list[int]:
     """Ids of ``reviewer``'s event reviews that apply to ``events[index]`` but were given to another span of it
     (before re-analysis moved it): a new verdict on the event replaces them."""
-    event = events[index]
-    out = []
-    for review in items:
-        if (review.kind != EVENT or review.reviewer != reviewer or review.subject != event["type"]
-                or (review.begin_ms, review.end_ms) == (event["begin_ms"], event["end_ms"])):
-            continue
-        if review.id is not None and _event_of(events, review) == index:
-            out.append(review.id)
-    return out
+    span = (events[index]["begin_ms"], events[index]["end_ms"])
+    return [r.id for r in items if r.kind == EVENT and r.reviewer == reviewer and r.id is not None
+            and (r.begin_ms, r.end_ms) != span and _event_of(events, r) == index]
 
 
 def rule_verdicts(items: Iterable[Review]) -> dict[str, Review]:
