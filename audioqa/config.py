@@ -90,6 +90,7 @@ class DiarizationOptions(_Section):
     min_speakers: int | None = Field(ge=1)
     max_speakers: int | None = Field(ge=1)
     segmentation_step: float = Field(gt=0, le=1)
+    segmentation_batch_size: int = Field(ge=1)
     embedding_batch_size: int = Field(ge=1)
     embedding_stride: int = Field(ge=1)
     clustering_threshold: float = Field(gt=0)

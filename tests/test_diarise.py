@@ -129,3 +129,28 @@ def test_a_voice_only_a_skipped_window_hears_gets_its_own_embedding(models):
     np.testing.assert_array_equal(embeddings[1, 0], embeddings[0, 0])  # borrowed
     assert not np.isnan(embeddings[1, 1]).any()                         # embedded on its own
     assert not np.allclose(embeddings[1, 1], embeddings[0, 0])
+
+
+def test_segmenting_windows_together_and_one_fbank_per_window_change_nothing(models):
+    pipeline = models.diarization
+    samples = decode_audio(sample_path("en_complaint_mono")).samples.mean(axis=0)[:16000 * 20]
+    file = {"waveform": torch.from_numpy(samples[None].copy()), "sample_rate": 16000}
+    assert pipeline._segmentation.batch_size == 8
+    together = pipeline.get_segmentations(file)
+    pipeline._segmentation.batch_size = 1
+    try:
+        one_by_one = pipeline.get_segmentations(file)
+    finally:
+        pipeline._segmentation.batch_size = 8
+    np.testing.assert_allclose(together.data, one_by_one.data, atol=1e-5)
+
+    # one window, three masks: embedded in one call (fbank shared) and one mask per call (fbank each time)
+    waveform = file["waveform"][:, :160_000]
+    masks = torch.zeros(3, 589)
+    masks[0, :200], masks[1, 250:450], masks[2, 100:589] = 1, 1, 1
+    embedding = pipeline.embedding  # the CAM++ model
+    with torch.inference_mode():
+        shared = embedding(waveform[None].repeat(3, 1, 1), weights=masks)
+        alone = torch.cat([embedding(waveform[None], weights=masks[i:i + 1]) for i in range(3)])
+    np.testing.assert_allclose(shared.numpy(), alone.numpy(), atol=1e-5)
+    assert not np.allclose(shared[0].numpy(), shared[1].numpy())

@@ -142,3 +142,11 @@ def test_a_site_vocabulary_changes_the_analysis_and_none_leaves_old_stores_alone
     settings = load_config(None).model_dump()
     settings["asr"].pop("vocabulary")  # what a store written before the option existed was hashed from
     assert "vocabulary" not in str(settings) and plain == config_hashes(load_config(None))[0]
+
+
+def test_a_speed_only_setting_leaves_the_analysis_hash_alone():
+    from audioqa.batch.plan import config_hashes
+
+    plain = config_hashes(load_config(None))[0]
+    assert config_hashes(load_config(None, {"diarization": {"segmentation_batch_size": 1}}))[0] == plain
+    assert config_hashes(load_config(None, {"diarization": {"segmentation_step": 0.5}}))[0] != plain

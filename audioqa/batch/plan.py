@@ -36,6 +36,7 @@ def config_hashes(config: Config) -> tuple[str, str]:
     settings.pop("batch")
     if not settings["asr"]["vocabulary"]:  # added later: a store from before it must not re-analyse every call
         settings["asr"].pop("vocabulary")
+    settings["diarization"].pop("segmentation_batch_size")  # speed only, and added later: the same output for any size
     analysis = hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     rules = hashlib.sha256()
     for language in sorted(config.rules.packs):

@@ -51,6 +51,7 @@ def build_pipeline(segmentation: Path, embedding: Path, architecture: Path, *, p
         embedding=embedding_model,
         plda=PLDA.__new__(PLDA),  # unused by agglomerative clustering, but None is refused
         clustering="KMeansClustering" if params.num_speakers else "AgglomerativeClustering",
+        segmentation_batch_size=params.segmentation_batch_size,
         embedding_batch_size=params.embedding_batch_size,
         embedding_stride=params.embedding_stride,
     )

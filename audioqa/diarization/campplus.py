@@ -50,7 +50,10 @@ class CamPlusPlusEmbedding(Model):
     def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         batch = []
         for i in range(waveforms.shape[0]):
-            feats = self._fbank(waveforms[i, 0])  # shape: (frames, 80)
+            # pyannote passes a window once per local speaker, each with its own mask: one fbank per window
+            if i == 0 or not torch.equal(waveforms[i], waveforms[i - 1]):
+                window_feats = self._fbank(waveforms[i, 0])  # shape: (frames, 80)
+            feats = window_feats
             if weights is not None:
                 w = F.interpolate(weights[i][None, None].float(), size=feats.shape[0], mode="linear",
                                   align_corners=False)[0, 0]
