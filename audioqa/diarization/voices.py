@@ -3,11 +3,11 @@
 pyannote decides who speaks inside 10 s windows. Where two voices alternate quickly inside one window
 (a call's closing: "anything else I can do for you?", "no, that's all", "have a good one"), its
 segmentation can hear a single speaker there, and both parties' words go to that speaker. Each
-recognised phrase long enough to carry a voice is embedded on its own and goes to the speaker whose
-voice it is closest to: the mean of that speaker's phrase embeddings, weighted by their duration. The
-voices are then recomputed and the phrases placed again until none moves (k-means, started from the
-diarisation's answer): where two voices of the same sex were clustered together, the first round only
-starts to pull them apart.
+recognised phrase (a speaker's words up to a pause) long enough to carry a voice is embedded on its own
+and goes to the speaker whose voice it is closest to: the mean of that speaker's phrase embeddings,
+weighted by their duration. The voices are then recomputed and the phrases placed again until none
+moves (k-means, started from the diarisation's answer): where two voices of the same sex were clustered
+together, the first round only starts to pull them apart.
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ import numpy as np
 
 from ..records import SpeakerSegment, Word
 
-SENTENCE_ENDS = tuple(".?!。？！")
 _MAX_ROUNDS = 10
 
 
 def phrases(words: Sequence[Word], *, max_pause_ms: int) -> list[list[Word]]:
-    """Each speaker's words in runs, split at pauses longer than ``max_pause_ms`` and after a sentence ends."""
+    """Each speaker's words in runs, split at pauses longer than ``max_pause_ms``.
+
+    Not at sentence ends: Whisper's full stop is no sign of another voice, and the sub-second pieces it
+    would cut ("Is that what happened?") are too short for an embedding to place reliably.
+    """
     runs: list[list[Word]] = []
     for speaker in dict.fromkeys(w.speaker for w in words):
         current: list[Word] = []
         for w in sorted((w for w in words if w.speaker == speaker), key=lambda w: w.begin_ms):
-            if current and (w.begin_ms - current[-1].end_ms > max_pause_ms or current[-1].text.endswith(SENTENCE_ENDS)):
+            if current and w.begin_ms - current[-1].end_ms > max_pause_ms:
                 runs.append(current)
                 current = []
             current.append(w)
